@@ -1,0 +1,39 @@
+"""The MongoDB connection: one AsyncMongoClient per process and the indexes each package needs."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import structlog
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+__all__ = ["connect", "create_indexes"]
+
+log = structlog.get_logger(__name__)
+
+IndexCreator = Callable[[AsyncDatabase], Awaitable[None]]
+
+
+def connect(uri: str, *, server_selection_timeout_ms: int = 3000) -> AsyncMongoClient:
+    """Return a client for `uri`. Writes wait for a majority of the replica set."""
+    return AsyncMongoClient(
+        uri,
+        tz_aware=True,
+        w="majority",
+        serverSelectionTimeoutMS=server_selection_timeout_ms,
+        connectTimeoutMS=server_selection_timeout_ms,
+        appname="intercom-app",
+    )
+
+
+async def create_indexes(database: AsyncDatabase) -> None:
+    """Create every package's indexes; safe to run on each start."""
+    from canvas.storage import create_indexes as canvas_indexes
+    from oauth.storage import create_indexes as oauth_indexes
+    from webhooks.storage import create_indexes as webhook_indexes
+
+    creators: list[IndexCreator] = [webhook_indexes, oauth_indexes, canvas_indexes]
+    for creator in creators:
+        await creator(database)
+    log.info("database.indexes_ready", database=database.name)

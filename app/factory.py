@@ -1,0 +1,55 @@
+"""create_app(): the Quart application with every package's routes and shared services."""
+
+from __future__ import annotations
+
+import structlog
+from quart import Quart
+
+from app import health, metrics
+from app.services import Services, build_services
+from app.settings import Settings
+
+__all__ = ["create_app"]
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings, *, mongo_uri: str) -> Quart:
+    """Build the service for `settings`, using the MongoDB server at `mongo_uri`.
+
+    The database connection, indexes and the in-process worker start with the server
+    (`before_serving`) and stop with it.
+    """
+    from canvas.routes import blueprint as canvas_routes
+    from oauth.routes import blueprint as oauth_routes
+    from webhooks.dispatcher import Dispatcher
+    from webhooks.routes import blueprint as webhook_routes
+
+    app = Quart("intercom_app")
+    app.config["SETTINGS"] = settings
+    # Webhooks enforce WEBHOOK_MAX_BODY_BYTES themselves; this is the cap for every other route.
+    app.config["MAX_CONTENT_LENGTH"] = max(settings.WEBHOOK_MAX_BODY_BYTES, 1_048_576)
+    for blueprint in (webhook_routes, canvas_routes, oauth_routes, health.blueprint, metrics.blueprint):
+        app.register_blueprint(blueprint)
+
+    @app.before_serving
+    async def start_services() -> None:
+        services: Services = await build_services(settings, mongo_uri)
+        app.extensions["intercom"] = services
+        if settings.WORKERS_IN_PROCESS:
+            services.dispatcher = Dispatcher(services)
+            await services.dispatcher.start()
+        log.info("service.started", env=settings.APP_ENV, public_url=settings.public_url,
+                 worker_in_process=settings.WORKERS_IN_PROCESS)
+
+    @app.after_serving
+    async def stop_services() -> None:
+        services: Services | None = app.extensions.pop("intercom", None)
+        if services is None:
+            return
+        if services.dispatcher is not None:
+            await services.dispatcher.stop(settings.WORKER_SHUTDOWN_SECONDS)
+        await services.close()
+        log.info("service.stopped")
+
+    return app

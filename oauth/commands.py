@@ -1,0 +1,13 @@
+"""`intercom-app` commands of the `oauth` package (to be filled in).
+
+`COMMANDS` are added to `intercom-app`; `SIMULATE_COMMANDS` to `intercom-app simulate`.
+Each command gets a `CliState` as `ctx.obj`: `.settings`, and `.services()`, an async
+context manager that opens the database and shared services.
+"""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []
+SIMULATE_COMMANDS: list[click.Command] = []

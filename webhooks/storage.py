@@ -1,0 +1,75 @@
+"""Collections written by the webhook path and their indexes.
+
+`notifications` holds one document per stored Intercom notification:
+
+    app               key of the Intercom app the notification came in for
+    notification_id   Intercom's `id` (`notif_...`); pings get `ping_<uuid hex>`
+    workspace_id      the envelope's `app_id` (Intercom calls the workspace id `app_id`)
+    topic             e.g. `ticket.created`
+    body              the exact signed request bytes (BSON binary); handlers parse them
+    created_at        Intercom's `created_at` as a datetime (None when missing)
+    delivery_attempts Intercom's `delivery_attempts`
+    received_at       when we stored it
+    status            pending | processing | done | dead | ignored
+    attempts          handler runs so far
+    next_attempt_at   when it is due (pending) for the next run
+    lease_owner       worker id holding it while `processing`
+    lease_until       lease expiry; an expired lease makes it due again
+    errors            list of {attempt, at, error} for failed runs
+    last_error        the newest error text
+    processed_at      when it reached done or dead
+    expires_at        TTL field, set when done (retention)
+    order_key         `ticket:<id>` / `conversation:<id>` / `contact:<id>` or None; two
+                      notifications with one order key never run at the same time
+
+The projection collections (`tickets`, `conversations`, `contacts`, `activity`) are described
+in `webhooks/readmodel.py`, which is also the read interface the canvas uses.
+"""
+
+from __future__ import annotations
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+__all__ = ["create_indexes"]
+
+
+async def create_indexes(database: AsyncDatabase) -> None:
+    """Create the indexes of the notification inbox and the projections."""
+    notifications = database.notifications
+    # NOTE: nx-27017 0.8.1 silently skips an index on a lone top-level `id` field, which is
+    # one reason the Intercom id is stored as `notification_id` and indexed with `app`.
+    await notifications.create_index(
+        [("app", ASCENDING), ("notification_id", ASCENDING)], unique=True, name="app_notification_id"
+    )
+    await notifications.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="due")
+    await notifications.create_index([("status", ASCENDING), ("lease_until", ASCENDING)], name="leases")
+    await notifications.create_index(
+        [("app", ASCENDING), ("workspace_id", ASCENDING), ("status", ASCENDING)], name="workspace_status"
+    )
+    await notifications.create_index("expires_at", expireAfterSeconds=0, name="retention_ttl")
+
+    for collection, id_field in (("tickets", "ticket_id"), ("conversations", "conversation_id")):
+        await database[collection].create_index(
+            [("app", ASCENDING), ("workspace_id", ASCENDING), (id_field, ASCENDING)],
+            unique=True,
+            name=f"app_workspace_{id_field}",
+        )
+        await database[collection].create_index(
+            [("app", ASCENDING), ("workspace_id", ASCENDING), ("contact_ids", ASCENDING), ("updated_at", DESCENDING)],
+            name="by_contact",
+        )
+    await database.contacts.create_index(
+        [("app", ASCENDING), ("workspace_id", ASCENDING), ("contact_id", ASCENDING)],
+        unique=True,
+        name="app_workspace_contact_id",
+    )
+    await database.activity.create_index(
+        [("app", ASCENDING), ("workspace_id", ASCENDING), ("notification_id", ASCENDING), ("contact_id", ASCENDING)],
+        unique=True,
+        name="one_entry_per_notification",
+    )
+    await database.activity.create_index(
+        [("app", ASCENDING), ("workspace_id", ASCENDING), ("contact_id", ASCENDING), ("occurred_at", DESCENDING)],
+        name="timeline",
+    )
