@@ -38,6 +38,9 @@ class Services:
     handlers: HandlerRegistry
     wakeup: Wakeup = field(default_factory=Wakeup)
     dispatcher: object | None = None
+    # Calls Intercom's REST API for an installation; set by the oauth package. Canvas views
+    # use `await intercom_api.add_note(app, workspace_id, conversation_id, html)`.
+    intercom_api: object | None = None
 
     async def close(self) -> None:
         await self.client.close()
