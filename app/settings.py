@@ -107,6 +107,23 @@ class Settings(BaseSettings):
         """Return the default app's client secrets, the current one first."""
         return [s for s in (self.INTERCOM_CLIENT_SECRET, self.INTERCOM_CLIENT_SECRET_PREVIOUS) if s]
 
+    # Notification processing
+    # Import paths of modules with a `register(registry)` function that adds handlers.
+    HANDLER_MODULES: Annotated[list[str], NoDecode] = []
+    # Seconds an idle worker waits before looking for due notifications again.
+    WORKER_POLL_SECONDS: float = Field(default=1.0, gt=0)
+    # Seconds the handlers of one notification may run before the attempt counts as failed.
+    WORKER_HANDLER_TIMEOUT_SECONDS: float = Field(default=300.0, gt=0)
+    # Seconds between sweeps that delete expired done notifications.
+    RETENTION_SWEEP_SECONDS: float = Field(default=300.0, gt=0)
+
+    @field_validator("HANDLER_MODULES", mode="before")
+    @classmethod
+    def _split_handler_modules(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read the settings, fill in development secrets and check production requirements.
