@@ -9,5 +9,7 @@ from __future__ import annotations
 
 import click
 
-COMMANDS: list[click.Command] = []
+from webhooks.processing_commands import PROCESSING_COMMANDS
+
+COMMANDS: list[click.Command] = [*PROCESSING_COMMANDS]
 SIMULATE_COMMANDS: list[click.Command] = []
