@@ -1,9 +1,9 @@
 """Retention of processed notifications.
 
 A `done` notification gets `expires_at` when it finishes, and the TTL index on that field
-deletes it on MongoDB. The sweep here deletes the same documents on servers that do not
-enforce TTL indexes (the embedded nx-27017 server does not), and the dispatcher runs it
-periodically. `dead` notifications never expire: an operator replays or inspects them.
+deletes it on MongoDB. The sweep here deletes the same documents where TTL indexes are not
+enforced, and the dispatcher runs it every RETENTION_SWEEP_SECONDS. `dead` notifications get
+no `expires_at`, so they stay until an operator replays or deletes them.
 """
 
 from __future__ import annotations
