@@ -15,7 +15,7 @@ import pytest
 from app.services import build_services
 from tests.conftest import REPO_ROOT
 from tests.handlers.notifications import make_body, store_notifications
-from tests.test_dispatcher_processing import FAST, open_dispatcher, wait_for  # noqa: F401
+from tests.handlers.fixtures import FAST, open_dispatcher, wait_for  # noqa: F401  (fixture)
 
 
 def worker_environment(settings, **overrides: object) -> dict[str, str]:

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from prometheus_client import REGISTRY
 
-from app.services import build_services
 from tests.handlers.notifications import make_body, store_notifications
-from tests.test_dispatcher_processing import FAST, open_dispatcher, wait_for  # noqa: F401
+from tests.handlers.fixtures import database, open_dispatcher, wait_for  # noqa: F401  (fixtures)
 from webhooks.processing_metrics import refresh_queue_gauges
 from webhooks.retention import expiry_for, sweep_expired
 
 NOW = datetime(2026, 6, 12, 9, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-async def database(make_settings):
-    settings = make_settings()
-    services = await build_services(settings, settings.MONGODB_URI)
-    yield services.database
-    await services.close()
 
 
 def test_expiry_keeps_replay_window():

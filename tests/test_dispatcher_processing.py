@@ -3,57 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from datetime import datetime, timedelta, timezone
 
-import pytest
 
 from app.services import build_services
+from tests.handlers.fixtures import FAST, open_dispatcher, wait_for  # noqa: F401  (fixture)
 from tests.handlers.notifications import make_body, store_notifications
 from webhooks.dispatcher import Dispatcher
 from webhooks.retry import set_override
-
-FAST = {
-    "WORKER_POLL_SECONDS": 0.05,
-    "WORKER_LEASE_SECONDS": 2.0,
-    "WORKER_BACKOFF_BASE_SECONDS": 0.01,
-    "WORKER_BACKOFF_MAX_SECONDS": 0.05,
-}
-
-
-@pytest.fixture
-def open_dispatcher(make_settings):
-    """Return an async context manager running a dispatcher on services built from overrides."""
-
-    @contextlib.asynccontextmanager
-    async def open_(handlers=None, **overrides):
-        settings = make_settings(**{**FAST, **overrides})
-        services = await build_services(settings, settings.MONGODB_URI)
-        if handlers:
-            for pattern, handler in handlers:
-                services.handlers.add(pattern, handler)
-        dispatcher = Dispatcher(services, worker_id="test-worker")
-        await dispatcher.start()
-        try:
-            yield services, dispatcher
-        finally:
-            await dispatcher.stop(2.0)
-            await services.close()
-
-    return open_
-
-
-async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
-    """Await `predicate()` until it returns a truthy value; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = await predicate()
-        if value:
-            return value
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
-
 
 async def count_status(database, status: str) -> int:
     return await database.notifications.count_documents({"status": status})

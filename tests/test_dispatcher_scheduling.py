@@ -6,7 +6,7 @@ import pytest
 
 from app.services import build_services
 from tests.handlers.notifications import make_body, store_notifications
-from tests.test_dispatcher_processing import FAST, open_dispatcher, wait_for  # noqa: F401
+from tests.handlers.fixtures import FAST, open_dispatcher, wait_for  # noqa: F401  (fixture)
 from webhooks.dispatcher import Dispatcher
 
 

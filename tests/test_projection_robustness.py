@@ -6,11 +6,9 @@ import itertools
 
 import pytest
 
-from app.services import build_services
+from tests.handlers.fixtures import database, registry  # noqa: F401  (fixtures)
 from tests.handlers.notifications import make_body
 from tests.handlers.projection_runs import project, projected_state
-from webhooks.projections import register_projections
-from webhooks.registry import HandlerRegistry
 
 TOPICS = [
     "ticket.created", "ticket.state.updated", "ticket.closed", "ticket.admin.assigned", "ticket.rating.provided",
@@ -34,21 +32,6 @@ SPARSE_ITEMS = [
     {"type": "contact_tag", "tag": {"id": "9", "name": None}, "contact": {"id": "k1"}},
     {"type": "contact", "id": "k2", "deleted": True},
 ]
-
-
-@pytest.fixture
-async def database(make_settings):
-    settings = make_settings()
-    services = await build_services(settings, settings.MONGODB_URI)
-    yield services.database
-    await services.close()
-
-
-@pytest.fixture
-def registry() -> HandlerRegistry:
-    registry = HandlerRegistry()
-    register_projections(registry)
-    return registry
 
 
 async def test_sparse_items_never_crash(database, registry):

@@ -9,10 +9,8 @@ import pytest
 from app.services import build_services
 from tests.handlers.notifications import store_notifications
 from tests.handlers.projection_runs import fixture, project, projected_state, webhook_fixtures
-from tests.test_dispatcher_processing import FAST, wait_for
+from tests.handlers.fixtures import FAST, registry, wait_for  # noqa: F401  (fixture)
 from webhooks.dispatcher import Dispatcher
-from webhooks.projections import register_projections
-from webhooks.registry import HandlerRegistry
 
 CONTACT = "66b0f1a2c3d4e5f601234567"
 WORKSPACE = "ws7k2p9q"
@@ -25,13 +23,6 @@ async def services(make_settings):
     built = await build_services(settings, settings.MONGODB_URI)
     yield built
     await built.close()
-
-
-@pytest.fixture
-def registry() -> HandlerRegistry:
-    registry = HandlerRegistry()
-    register_projections(registry)
-    return registry
 
 
 async def dispatch(services, bodies: list[bytes]) -> None:

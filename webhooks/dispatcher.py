@@ -61,7 +61,7 @@ class Dispatcher:
         self._locks = OrderLocks(services.database, self._lease_seconds)
         self._policies = RetryPolicies(services.database, RetryPolicy.from_settings(settings))
 
-        self._held: dict[Any, asyncio.Task] = {}
+        self._tasks_by_id: dict[Any, asyncio.Task] = {}
         self._installation_cache: dict[tuple[str, str | None], tuple[float, str | None]] = {}
         self._stopping = asyncio.Event()
         self._abandon = asyncio.Event()
@@ -78,7 +78,7 @@ class Dispatcher:
         log.info("dispatcher.started", worker_id=self.worker_id, concurrency=self._concurrency)
 
     async def stop(self, deadline: float | None = None) -> None:
-        """Stop taking work; finish or release what is held within `deadline` seconds."""
+        """Stop taking work, then finish or release the leased notifications within `deadline` seconds."""
         deadline = self.services.settings.WORKER_SHUTDOWN_SECONDS if deadline is None else deadline
         started = time.monotonic()
         self._stopping.set()
@@ -87,10 +87,10 @@ class Dispatcher:
 
         # Leave a short margin at the end for releasing what is still running.
         margin = min(1.0, deadline * 0.2)
-        running = list(self._held.values())
+        running = list(self._tasks_by_id.values())
         if running:
             await asyncio.wait(running, timeout=max(deadline - margin, 0.0))
-        still_running = [task for task in self._held.values() if not task.done()]
+        still_running = [task for task in self._tasks_by_id.values() if not task.done()]
         if still_running:
             self._abandon.set()
             await asyncio.wait(still_running, timeout=max(deadline - (time.monotonic() - started), 0.1))
@@ -106,7 +106,7 @@ class Dispatcher:
     async def _lease_loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                while len(self._held) < self._concurrency and not self._stopping.is_set():
+                while len(self._tasks_by_id) < self._concurrency and not self._stopping.is_set():
                     document = await self._leaser.lease(_now())
                     if document is None:
                         break
@@ -118,7 +118,7 @@ class Dispatcher:
 
             if self._stopping.is_set():
                 return
-            if len(self._held) >= self._concurrency:
+            if len(self._tasks_by_id) >= self._concurrency:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
             else:
@@ -126,10 +126,10 @@ class Dispatcher:
 
     def _start_task(self, document: dict[str, Any]) -> None:
         task = asyncio.create_task(self._process(document))
-        self._held[document["_id"]] = task
+        self._tasks_by_id[document["_id"]] = task
 
         def finished(_: asyncio.Task) -> None:
-            self._held.pop(document["_id"], None)
+            self._tasks_by_id.pop(document["_id"], None)
             self._slot_freed.set()
 
         task.add_done_callback(finished)
@@ -137,10 +137,10 @@ class Dispatcher:
     async def _renew_loop(self) -> None:
         while True:
             await asyncio.sleep(self._lease_seconds / 3)
-            if not self._held:
+            if not self._tasks_by_id:
                 continue
             now = _now()
-            held = list(self._held)
+            held = list(self._tasks_by_id)
             try:
                 await self._notifications.update_many(
                     {"_id": {"$in": held}, "lease_owner": self.worker_id, "status": "processing"},
@@ -339,7 +339,7 @@ class Dispatcher:
             },
         )
         if not await self._locks.mark_waiting(app, workspace_id, order_key):
-            # The holder released the lock between our attempt and the park: wake ourselves.
+            # The holder released the lock between our attempt and the park, so nobody else wakes us.
             await self._wake_parked(app, workspace_id, order_key)
         return False
 
@@ -387,7 +387,7 @@ async def _run_handlers(context: NotificationContext, handlers: list) -> str | N
     for name, handler in handlers:
         try:
             await handler(context)
-        except Exception as error:  # a handler's failure is recorded and retried, never raised
+        except Exception as error:  # the caller records the failure and schedules a retry
             return f"{name}: {type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
     return None
 

@@ -2,9 +2,9 @@
 
 A lease is taken with one `find_one_and_update` that sets `status: processing`, the owner
 and the expiry, and counts the attempt. Fairness: the leaser keeps a rotation of the
-(app, workspace) pairs that have due work and leases from each pair in turn, so a flood
-from one workspace delays another workspace's notification by at most about
-REFRESH_EVERY_LEASES + the worker's concurrency other notifications.
+(app, workspace) pairs that have due work and leases from each pair in turn. A flood from
+one workspace therefore delays another workspace's notification by about
+REFRESH_EVERY_LEASES plus the worker's concurrency other notifications at most.
 """
 
 from __future__ import annotations

@@ -27,9 +27,9 @@ class OrderLocks:
     async def acquire(
         self, app: str, workspace_id: str | None, order_key: str, owner: str, now: datetime, *, waiters: bool = False
     ) -> bool:
-        """Take the lock for `owner`; return False when another owner holds a live lock.
+        """Take the lock for `owner`, or return False when another owner has a live lock.
 
-        `waiters` marks the new lock as awaited, for a holder that knows others are parked.
+        Pass `waiters=True` when notifications may be parked on the key, so the release wakes them.
         """
         key = _key(app, workspace_id, order_key)
         try:
@@ -39,14 +39,14 @@ class OrderLocks:
             pass
 
         # The lock exists: take it over only if its owner stopped renewing it.
-        taken = await self._collection.find_one_and_update(
+        taken_over = await self._collection.find_one_and_update(
             {**key, "until": {"$lt": now}},
             {"$set": {"owner": owner, "until": now + self._lease, "waiters": True}},
         )
-        return taken is not None
+        return taken_over is not None
 
     async def mark_waiting(self, app: str, workspace_id: str | None, order_key: str) -> bool:
-        """Record that a notification waits for the lock; return False when the lock is gone."""
+        """Record that a notification waits for the lock, or return False when the lock is gone."""
         result = await self._collection.update_one(_key(app, workspace_id, order_key), {"$set": {"waiters": True}})
         return result.matched_count > 0
 
@@ -58,7 +58,7 @@ class OrderLocks:
             )
 
     async def release(self, app: str, workspace_id: str | None, order_key: str, owner: str) -> bool:
-        """Delete the lock if `owner` still holds it; return whether notifications wait for it."""
+        """Delete the lock if `owner` still has it, and return whether notifications wait for it."""
         document = await self._collection.find_one_and_delete({**_key(app, workspace_id, order_key), "owner": owner})
         return bool(document and document.get("waiters"))
 

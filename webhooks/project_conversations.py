@@ -17,7 +17,7 @@ from webhooks.registry import NotificationContext
 
 __all__ = ["conversation_parts", "latest_message", "project_conversation"]
 
-# Parts a customer sees as messages; notes are internal and assignments have no text.
+# Part types shown to the customer as messages. Notes are internal and assignments have no text.
 MESSAGE_PART_TYPES = ("comment", "close", "open", "snoozed", "quick_reply")
 LAST_MESSAGE_CHARS = 280
 

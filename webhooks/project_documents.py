@@ -1,6 +1,6 @@
 """Order-insensitive writes of projection documents.
 
-A projection document holds groups of fields, each with its own version (see
+A projection document contains groups of fields, each with its own version (see
 `project_fields.version_of`). Merging data into a group replaces the group only when the new
 version sorts at least as high as the stored one, so notifications applied in any order and
 any number of times give the same document.

@@ -85,8 +85,8 @@ def version_of(updated_at: object, context: NotificationContext) -> str:
     """Return a string that sorts like (Intercom `updated_at`, notification `created_at`, notification id).
 
     A stored group of fields is replaced only by data whose version sorts at least as high,
-    so any order of arrival converges on the same state, and ties between notifications with
-    one `updated_at` are broken the same way every time. A missing time sorts lowest.
+    so any order of arrival converges on the same state. Ties between notifications with one
+    `updated_at` are broken the same way every time, and a missing time sorts lowest.
     """
     return f"{_millis(updated_at):015d}|{_millis(context.envelope.get('created_at')):015d}|{context.notification_id}"
 

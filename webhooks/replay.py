@@ -18,7 +18,7 @@ __all__ = ["ReplayFilter", "replay_notifications"]
 
 @dataclass(frozen=True)
 class ReplayFilter:
-    """Which notifications to replay; every field left empty matches all."""
+    """Filter of the notifications to replay. A field left empty matches every notification."""
 
     app: str | None = None
     workspace_id: str | None = None

@@ -35,6 +35,11 @@ override): `max_attempts`, `backoff_base_seconds`, `backoff_max_seconds`, each o
 
 The projection collections (`tickets`, `conversations`, `contacts`, `activity`) are described
 in `webhooks/readmodel.py`, which is also the read interface the canvas uses.
+Besides the fields described there, the projections write bookkeeping fields the reader
+ignores: `revision` (the compare-and-swap counter of `webhooks/project_documents.py`),
+`version` (the sortable version of the object's state), `last_message_version` and
+`rating_version` on conversations, and `tag_events` on contacts (per tag id: `name`,
+`present` and `version`).
 """
 
 from __future__ import annotations
