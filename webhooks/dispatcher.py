@@ -85,11 +85,16 @@ class Dispatcher:
         self._slot_freed.set()
         self.services.wakeup.notify()
 
+        # The lease loop exits after its current lease call, starting a task for what it got.
+        lease_loop = self._background[0] if self._background else None
+        if lease_loop is not None:
+            await asyncio.wait([lease_loop], timeout=deadline / 2)
+
         # Leave a short margin at the end for releasing what is still running.
         margin = min(1.0, deadline * 0.2)
         running = list(self._tasks_by_id.values())
         if running:
-            await asyncio.wait(running, timeout=max(deadline - margin, 0.0))
+            await asyncio.wait(running, timeout=max(deadline - margin - (time.monotonic() - started), 0.0))
         still_running = [task for task in self._tasks_by_id.values() if not task.done()]
         if still_running:
             self._abandon.set()
@@ -120,7 +125,8 @@ class Dispatcher:
                 return
             if len(self._tasks_by_id) >= self._concurrency:
                 self._slot_freed.clear()
-                await self._slot_freed.wait()
+                if not self._stopping.is_set():
+                    await self._slot_freed.wait()
             else:
                 await self.services.wakeup.wait(self._poll_seconds)
 
