@@ -233,3 +233,12 @@ async def test_retry_policy_cli_sets_override(database_of):
     assert "give at least one of --max-attempts" in missing.stderr
     assert cleared.stdout.strip() == "cleared the override of app default, workspace ws1"
     assert await database.retry_policies.count_documents({}) == 0
+
+
+async def test_worker_rejects_missing_module(database_of):
+    settings, _ = database_of
+
+    result = run_cli(settings, "worker", HANDLER_MODULES="tests.handlers.no_such_module")
+
+    assert result.returncode == 1
+    assert "HANDLER_MODULES entry 'tests.handlers.no_such_module' could not be imported" in result.stderr

@@ -8,7 +8,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
+
 __all__ = ["Handler", "HandlerModuleError", "HandlerRegistry", "NotificationContext", "load_handler_modules"]
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,3 +87,4 @@ def load_handler_modules(registry: HandlerRegistry, module_paths: list[str]) -> 
                 f"HANDLER_MODULES entry {path!r} has no register(registry) function; add one that registers its handlers"
             )
         register(registry)
+        log.info("handlers.module_loaded", module=path)
