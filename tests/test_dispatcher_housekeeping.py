@@ -35,11 +35,12 @@ async def test_sweep_deletes_only_expired_done(database):
         {"app": "default", "notification_id": "fresh", "status": "done", "expires_at": now + timedelta(days=3)},
         {"app": "default", "notification_id": "dead", "status": "dead", "expires_at": now + timedelta(days=1)},
         {"app": "default", "notification_id": "pending", "status": "pending"},
+        {"app": "default", "notification_id": "too-old", "status": "ignored", "expires_at": now + timedelta(days=1)},
     ])
 
     deleted = await sweep_expired(database, now + timedelta(days=2))
 
-    assert deleted == 1
+    assert deleted == 2
     remaining = sorted(d["notification_id"] for d in await database.notifications.find().to_list())
     assert remaining == ["dead", "fresh", "pending"]
 

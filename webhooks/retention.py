@@ -1,7 +1,7 @@
 """Retention of processed notifications.
 
-A `done` notification gets `expires_at` when it finishes, and the TTL index on that field
-deletes it on MongoDB. The sweep here deletes the same documents where TTL indexes are not
+A `done` notification gets `expires_at` when it finishes (the receiver sets it on `ignored`
+ones), and the TTL index on that field deletes it on MongoDB. The sweep here deletes the same documents where TTL indexes are not
 enforced, and the dispatcher runs it every RETENTION_SWEEP_SECONDS. `dead` notifications get
 no `expires_at`, so they stay until an operator replays or deletes them.
 """
@@ -32,8 +32,10 @@ def expiry_for(
 
 
 async def sweep_expired(database: AsyncDatabase, now: datetime) -> int:
-    """Delete done notifications whose `expires_at` has passed; return how many were deleted."""
-    result = await database.notifications.delete_many({"status": "done", "expires_at": {"$lte": now}})
+    """Delete done and ignored notifications whose `expires_at` has passed, and return how many."""
+    result = await database.notifications.delete_many(
+        {"status": {"$in": ["done", "ignored"]}, "expires_at": {"$lte": now}}
+    )
     if result.deleted_count:
         log.info("notifications.expired_deleted", count=result.deleted_count)
     return result.deleted_count
