@@ -154,3 +154,21 @@ async def test_stop_releases_held_notifications(make_settings):
 
 async def _starts_equal(database, expected: int) -> bool:
     return await database.handler_starts.count_documents({}) == expected
+
+
+async def test_repeated_crashes_end_dead(open_dispatcher):
+    async with open_dispatcher(HANDLER_MODULES="tests.handlers.counting", WORKER_MAX_ATTEMPTS=3) as (services, _):
+        database = services.database
+        [stored] = await store_notifications(database, [make_body("test.poison", item())])
+        # Three workers already died running it; the last lease has expired.
+        await database.notifications.update_one(
+            {"_id": stored["_id"]},
+            {"$set": {"status": "processing", "attempts": 3, "lease_owner": "crashed-worker",
+                      "lease_until": datetime.now(timezone.utc) - timedelta(seconds=1)}},
+        )
+
+        document = await wait_for(lambda: database.notifications.find_one({"status": "dead"}))
+
+        assert document["attempts"] == 3
+        assert "crashed-worker" in document["last_error"]
+        assert await database.handler_runs.count_documents({}) == 0

@@ -202,7 +202,12 @@ class Dispatcher:
 
         policy = await self._policies.resolve(document["app"], document.get("workspace_id"))
         if document["attempts"] > policy.max_attempts:
-            return await self._fail(document, errors, policy, fields, error=None)
+            # Every allowed attempt ended in an expired lease (a crashed or killed worker), so
+            # this lease runs nothing and does not count as an attempt.
+            document["attempts"] -= 1
+            await self._finish(document, "dead", errors=errors, fields=fields, uncount_attempt=True)
+            log.error("notification.dead", **fields, attempts=document["attempts"], error=errors[-1]["error"])
+            return "dead"
 
         order_key = document.get("order_key")
         if order_key and not await self._acquire_order_key(document, order_key):
@@ -218,6 +223,7 @@ class Dispatcher:
             envelope = json.loads(bytes(document["body"]))
         except (KeyError, TypeError, ValueError) as error:
             errors.append(_error_entry(document["attempts"], f"stored body is not readable JSON: {error}"))
+            log.error("notification.dead", **fields, attempts=document["attempts"], error=errors[-1]["error"])
             return await self._finish(document, "dead", errors=errors, fields=fields)
 
         status = await self._installation_status(document["app"], document.get("workspace_id"))
@@ -258,14 +264,13 @@ class Dispatcher:
         return await self._fail(document, errors, policy, fields, error=error)
 
     async def _fail(
-        self, document: dict[str, Any], errors: list, policy: RetryPolicy, fields: dict[str, Any], *, error: str | None
+        self, document: dict[str, Any], errors: list, policy: RetryPolicy, fields: dict[str, Any], *, error: str
     ) -> str:
         attempt = document["attempts"]
-        if error is not None:
-            errors.append(_error_entry(attempt, error))
+        errors.append(_error_entry(attempt, error))
         if attempt >= policy.max_attempts:
             await self._finish(document, "dead", errors=errors, fields=fields)
-            log.error("notification.dead", **fields, attempts=attempt, error=errors[-1]["error"] if errors else None)
+            log.error("notification.dead", **fields, attempts=attempt, error=error)
             return "dead"
 
         delay = backoff_seconds(policy, attempt)
@@ -286,7 +291,14 @@ class Dispatcher:
         return "retry"
 
     async def _finish(
-        self, document: dict[str, Any], status: str, *, errors: list, fields: dict[str, Any], note: str | None = None
+        self,
+        document: dict[str, Any],
+        status: str,
+        *,
+        errors: list,
+        fields: dict[str, Any],
+        note: str | None = None,
+        uncount_attempt: bool = False,
     ) -> str:
         now = _now()
         values: dict[str, Any] = {"status": status, "processed_at": now, "errors": errors[-MAX_ERROR_ENTRIES:]}
@@ -303,9 +315,10 @@ class Dispatcher:
                 replay_window_seconds=settings.WEBHOOK_REPLAY_WINDOW_SECONDS,
             )
 
-        result = await self._notifications.update_one(
-            self._owned(document), {"$set": values, "$unset": {"lease_owner": "", "lease_until": ""}}
-        )
+        update: dict[str, Any] = {"$set": values, "$unset": {"lease_owner": "", "lease_until": ""}}
+        if uncount_attempt:
+            update["$inc"] = {"attempts": -1}
+        result = await self._notifications.update_one(self._owned(document), update)
         if result.matched_count == 0:
             log.warning("notification.lease_lost", **fields, status=status)
         else:
