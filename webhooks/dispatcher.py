@@ -25,7 +25,7 @@ from pymongo.errors import PyMongoError
 
 from webhooks import processing_metrics as metrics
 from webhooks.leasing import FairLeaser
-from webhooks.order_locks import OrderLocks
+from webhooks.order_locks import OrderKeyGate
 from webhooks.registry import NotificationContext
 from webhooks.retention import expiry_for, sweep_expired
 from webhooks.retry import RetryPolicies, RetryPolicy, backoff_seconds
@@ -58,7 +58,7 @@ class Dispatcher:
         self._poll_seconds = settings.WORKER_POLL_SECONDS
         self._handler_timeout = settings.WORKER_HANDLER_TIMEOUT_SECONDS
         self._leaser = FairLeaser(services.database, self.worker_id, self._lease_seconds)
-        self._locks = OrderLocks(services.database, self._lease_seconds)
+        self._gate = OrderKeyGate(services.database, self.worker_id, self._lease_seconds, services.wakeup)
         self._policies = RetryPolicies(services.database, RetryPolicy.from_settings(settings))
 
         self._tasks_by_id: dict[Any, asyncio.Task] = {}
@@ -152,7 +152,7 @@ class Dispatcher:
                     {"_id": {"$in": held}, "lease_owner": self.worker_id, "status": "processing"},
                     {"$set": {"lease_until": now + timedelta(seconds=self._lease_seconds)}},
                 )
-                await self._locks.renew([self._lock_owner(_id) for _id in held], now)
+                await self._gate.renew(held, now)
             except PyMongoError as error:
                 log.warning("dispatcher.renew_failed", worker_id=self.worker_id, held=len(held), error=str(error))
 
@@ -209,14 +209,12 @@ class Dispatcher:
             log.error("notification.dead", **fields, attempts=document["attempts"], error=errors[-1]["error"])
             return "dead"
 
-        order_key = document.get("order_key")
-        if order_key and not await self._acquire_order_key(document, order_key):
+        if not await self._gate.enter(document):
             return "parked"
         try:
             return await self._run(document, errors, policy, fields)
         finally:
-            if order_key:
-                await self._release_order_key(document, order_key)
+            await self._gate.leave(document)
 
     async def _run(self, document: dict[str, Any], errors: list, policy: RetryPolicy, fields: dict[str, Any]) -> str:
         try:
@@ -337,49 +335,6 @@ class Dispatcher:
         )
         log.info("notification.released", **fields, worker_id=self.worker_id)
 
-    # Order keys ---------------------------------------------------------------------------
-
-    async def _acquire_order_key(self, document: dict[str, Any], order_key: str) -> bool:
-        """Take the order-key lock, or park the notification until the holder releases it."""
-        app, workspace_id = document["app"], document.get("workspace_id")
-        owner = self._lock_owner(document["_id"])
-        if await self._locks.acquire(app, workspace_id, order_key, owner, _now(), waiters=bool(document.get("was_parked"))):
-            return True
-
-        # Park: pending again without counting the attempt, due only after a lease period in
-        # case the holder dies without waking it. The holder's release wakes it earlier.
-        await self._notifications.update_one(
-            self._owned(document),
-            {
-                "$set": {"status": "pending", "parked_on": order_key,
-                         "next_attempt_at": _now() + timedelta(seconds=self._lease_seconds)},
-                "$unset": {"lease_owner": "", "lease_until": ""},
-                "$inc": {"attempts": -1},
-            },
-        )
-        if not await self._locks.mark_waiting(app, workspace_id, order_key):
-            # The holder released the lock between our attempt and the park, so nobody else wakes us.
-            await self._wake_parked(app, workspace_id, order_key)
-        return False
-
-    async def _release_order_key(self, document: dict[str, Any], order_key: str) -> None:
-        app, workspace_id = document["app"], document.get("workspace_id")
-        if await self._locks.release(app, workspace_id, order_key, self._lock_owner(document["_id"])):
-            await self._wake_parked(app, workspace_id, order_key)
-
-    async def _wake_parked(self, app: str, workspace_id: str | None, order_key: str) -> None:
-        """Make the first notification parked on `order_key` due now.
-
-        It carries `was_parked`, so its own lock records waiters and its release wakes the
-        next one: parked notifications run one after another instead of all at once.
-        """
-        woken = await self._notifications.find_one_and_update(
-            {"app": app, "workspace_id": workspace_id, "status": "pending", "parked_on": order_key},
-            {"$set": {"next_attempt_at": _now(), "was_parked": True}, "$unset": {"parked_on": ""}},
-        )
-        if woken is not None:
-            self.services.wakeup.notify()
-
     # Helpers ------------------------------------------------------------------------------
 
     async def _installation_status(self, app: str, workspace_id: str | None) -> str | None:
@@ -396,9 +351,6 @@ class Dispatcher:
 
     def _owned(self, document: dict[str, Any]) -> dict[str, Any]:
         return {"_id": document["_id"], "lease_owner": self.worker_id, "status": "processing"}
-
-    def _lock_owner(self, notification_id: Any) -> str:
-        return f"{self.worker_id}/{notification_id}"
 
 
 async def _run_handlers(context: NotificationContext, handlers: list) -> str | None:
