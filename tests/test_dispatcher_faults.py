@@ -48,13 +48,13 @@ def run_cli(settings, *arguments: str, **overrides: object) -> subprocess.Comple
 
 
 class WorkerProcess:
-    """One `intercom-app worker` subprocess; its log goes to a file shown when a test fails."""
+    """One `intercom-app` subprocess (`worker` unless told otherwise); its log goes to a file."""
 
-    def __init__(self, settings, log_path: Path, **overrides: object) -> None:
+    def __init__(self, settings, log_path: Path, command: tuple[str, ...] = ("worker",), **overrides: object) -> None:
         self.log_path = log_path
         self._log = open(log_path, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "worker"],
+            [sys.executable, "-m", "app", *command],
             cwd=REPO_ROOT, env=worker_environment(settings, **overrides), stdout=self._log, stderr=subprocess.STDOUT,
         )
 
@@ -78,11 +78,11 @@ class WorkerProcess:
 
 @pytest.fixture
 def workers(tmp_path):
-    """Return a function starting worker subprocesses; all are killed at teardown."""
+    """Return a function starting `intercom-app` subprocesses; all are killed at teardown."""
     started: list[WorkerProcess] = []
 
-    def start(settings, **overrides: object) -> WorkerProcess:
-        worker = WorkerProcess(settings, tmp_path / f"worker-{len(started)}.log", **overrides)
+    def start(settings, command: tuple[str, ...] = ("worker",), **overrides: object) -> WorkerProcess:
+        worker = WorkerProcess(settings, tmp_path / f"process-{len(started)}.log", command, **overrides)
         started.append(worker)
         return worker
 
