@@ -69,10 +69,9 @@ def run() -> str:
     lines += ["", f"Two workers reach {ratio:.2f}× the throughput of one.", ""]
     if not external_uri:
         lines += [
-            "On nx-27017 0.8.1 a query that does not select by `_id` reads the whole collection "
-            "(leasing from 5,000 stored notifications with 3 KB bodies took 30 to 70 ms per call in a "
-            "separate probe), so the single database process is the bottleneck: throughput falls as "
-            "notifications accumulate, and a second worker adds contention rather than speed.",
+            "On nx-27017 0.8.1 a query that does not select by `_id` scans the collection, so the "
+            "single database process is the bottleneck. Throughput falls as notifications accumulate, "
+            "and a second worker adds contention rather than speed.",
             "",
         ]
     return "\n".join(lines)
