@@ -176,7 +176,7 @@ def _conversation_summary(context: NotificationContext) -> str | None:
         return _capitalize(f"{conversation} priority set to {str(priority).replace('_', ' ')}") if priority else None
     if topic in ("conversation.read", "conversation.deleted"):
         return None
-    return _capitalize(f"{conversation} updated")
+    return _capitalize(f"{conversation} was updated")
 
 
 def _event_part(item: dict[str, Any], topic: str) -> dict[str, Any] | None:
