@@ -120,6 +120,11 @@ class Dispatcher:
                 log.warning("dispatcher.lease_failed", worker_id=self.worker_id, error=str(error))
                 await asyncio.sleep(self._poll_seconds)
                 continue
+            except Exception:
+                # A bug must not end the loop silently: the worker would sit idle forever.
+                log.exception("dispatcher.lease_crashed", worker_id=self.worker_id)
+                await asyncio.sleep(self._poll_seconds)
+                continue
 
             if self._stopping.is_set():
                 return
@@ -170,6 +175,8 @@ class Dispatcher:
                     await sweep_expired(self._database, _now())
             except PyMongoError as error:
                 log.warning("dispatcher.housekeeping_failed", worker_id=self.worker_id, error=str(error))
+            except Exception:
+                log.exception("dispatcher.housekeeping_crashed", worker_id=self.worker_id)
             await asyncio.sleep(max(min(next_sweep, next_metrics) - time.monotonic(), 0.05))
 
     # One notification -------------------------------------------------------------------
