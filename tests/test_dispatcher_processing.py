@@ -172,3 +172,16 @@ async def test_repeated_crashes_end_dead(open_dispatcher):
         assert document["attempts"] == 3
         assert "crashed-worker" in document["last_error"]
         assert await database.handler_runs.count_documents({}) == 0
+
+
+async def test_wakeup_beats_slow_poll(open_dispatcher):
+    async with open_dispatcher(HANDLER_MODULES="tests.handlers.counting", WORKER_POLL_SECONDS=30) as (services, _):
+        database = services.database
+        await asyncio.sleep(0.2)  # the dispatcher has found nothing and now waits up to 30 s
+        started = time.monotonic()
+        await store_notifications(database, [make_body("test.event", item())])
+        services.wakeup.notify()
+
+        await wait_for(lambda: database.notifications.find_one({"status": "done"}), timeout=5)
+
+        assert time.monotonic() - started < 5
