@@ -58,14 +58,16 @@ class Receiver:
     streaks: ErrorStreaks
     warnings: RateLimitedLog
     inbox: Inbox | None = None
-    inbox_collection: Any = None
+    inbox_database: Any = None
 
     def inbox_for(self, services: Any) -> Inbox:
-        """Return the inbox writing to this process's `notifications` collection."""
-        collection = services.database.notifications
-        if self.inbox is None or self.inbox_collection is not collection:
-            self.inbox = Inbox(collection, timeout_seconds=self.settings.WEBHOOK_INSERT_TIMEOUT_SECONDS)
-            self.inbox_collection = collection
+        """Return the inbox writing to the `notifications` collection of this process's database."""
+        # Compare databases: each attribute access builds a new collection object.
+        if self.inbox is None or self.inbox_database is not services.database:
+            self.inbox = Inbox(
+                services.database.notifications, timeout_seconds=self.settings.WEBHOOK_INSERT_TIMEOUT_SECONDS
+            )
+            self.inbox_database = services.database
         return self.inbox
 
 
