@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     LOG_FORMAT: Literal["json", "console", ""] = ""
     METRICS_PORT: int = Field(default=0, ge=0, le=65535)
 
+    # Webhook ingest.
+    # Whether notifications older than WEBHOOK_REPLAY_WINDOW_SECONDS are ignored: `auto` is on in
+    # production and off in development, where the sample notifications are months old.
+    WEBHOOK_REPLAY_PROTECTION: Literal["auto", "on", "off"] = "auto"
+    # Seconds a webhook waits for its insert to be acknowledged before answering 503; Intercom
+    # counts an answer after 5 seconds as a failure.
+    WEBHOOK_INSERT_TIMEOUT_SECONDS: float = Field(default=3.0, gt=0, le=4.5)
+
     @field_validator("TOKEN_ENCRYPTION_KEYS", "TRUSTED_PROXIES", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
