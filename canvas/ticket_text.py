@@ -42,11 +42,18 @@ def ticket_title(ticket: TicketView) -> str:
 
 
 def ticket_state(ticket: TicketView, *, for_customer: bool) -> str:
-    """Return the ticket's state label: the external label for customers, the internal one for teammates."""
-    label = ticket.state_external_label if for_customer else (ticket.state_internal_label or ticket.state_external_label)
-    if label:
-        return label
-    return _STATE_NAMES.get(ticket.state or "", (ticket.state or "Unknown state").replace("_", " ").capitalize())
+    """Return the ticket's state label.
+
+    Customers get Intercom's external label. Teammates get the state's name and, when the
+    workspace renamed it, the internal label too: "In progress (With engineering)".
+    """
+    name = _STATE_NAMES.get(ticket.state or "") or (ticket.state or "").replace("_", " ").capitalize()
+    if for_customer:
+        return ticket.state_external_label or name or "Unknown state"
+    internal = ticket.state_internal_label
+    if internal and name and internal.casefold() != name.casefold():
+        return f"{name} ({internal})"
+    return internal or name or ticket.state_external_label or "Unknown state"
 
 
 def conversation_title(conversation: ConversationView) -> str:
