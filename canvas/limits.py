@@ -89,6 +89,6 @@ def _halve(components: list[dict[str, Any]], position: int) -> None:
     component["items"] = items[: len(items) // 2]
     note = showing_note(len(component["items"]), total, f"auto-{position}")
     if has_note:
-        following["text"] = note["text"]
+        following["text"] = note.text
     else:
         components.insert(position + 1, note.to_json())

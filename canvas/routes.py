@@ -80,6 +80,7 @@ async def _answer(app_key: str, kind: str, started: float) -> tuple[Response, st
     remaining = max(budget - (time.monotonic() - started), 0.0)
     try:
         rendered = await asyncio.wait_for(views.render(kind, parsed, context), remaining)
+        fitted = fit_body(rendered)
     except TimeoutError:
         log.error("canvas.view_timed_out", app=app_key, workspace_id=parsed.workspace_id, kind=kind, budget_seconds=budget)
         return _json(error_body(kind)), "error_canvas"
@@ -87,7 +88,6 @@ async def _answer(app_key: str, kind: str, started: float) -> tuple[Response, st
         log.exception("canvas.view_failed", app=app_key, workspace_id=parsed.workspace_id, kind=kind)
         return _json(error_body(kind)), "error_canvas"
 
-    fitted = fit_body(rendered)
     if fitted is None:
         log.error("canvas.too_large", app=app_key, workspace_id=parsed.workspace_id, kind=kind)
         return _json(error_body(kind, "This view has too much data to show.")), "error_canvas"
