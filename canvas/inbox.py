@@ -8,6 +8,7 @@ body's workspace.
 
 from __future__ import annotations
 
+import asyncio
 import html
 
 import structlog
@@ -59,11 +60,12 @@ async def overview(request: InboxInitializeRequest, context: ViewContext, *, not
         ]
 
     reader = context.services.reader
-    tickets, ticket_total = await reader.tickets(context.app, request.workspace_id, contact_id, limit=MAX_TICKETS)
-    conversations, conversation_total = await reader.conversations(
-        context.app, request.workspace_id, contact_id, limit=MAX_CONVERSATIONS
+    # The three reads are independent; running them together costs the slowest one, not the sum.
+    (tickets, ticket_total), (conversations, conversation_total), (entries, entry_total) = await asyncio.gather(
+        reader.tickets(context.app, request.workspace_id, contact_id, limit=MAX_TICKETS),
+        reader.conversations(context.app, request.workspace_id, contact_id, limit=MAX_CONVERSATIONS),
+        reader.activity(context.app, request.workspace_id, contact_id, limit=MAX_ACTIVITY),
     )
-    entries, entry_total = await reader.activity(context.app, request.workspace_id, contact_id, limit=MAX_ACTIVITY)
 
     components: list = [TextComponent(text="Customer activity", style="header")]
     if notice is not None:
