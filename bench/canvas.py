@@ -120,7 +120,7 @@ def _wait_until_serving(port: int, server: subprocess.Popen) -> None:
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise RuntimeError("intercom-app serve did not answer /healthz within 30 s")
+    raise RuntimeError("intercom-app serve did not respond on /healthz within 30 s; see its log by running it by hand")
 
 
 async def _measure(url: str) -> dict[str, Any]:

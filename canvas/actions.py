@@ -18,13 +18,13 @@ class _ActionModel(BaseModel):
 
 
 class SubmitAction(_ActionModel):
-    """Send a submit request (or a configure request inside the configure flow)."""
+    """Action that sends a submit request (or a configure request inside the configure flow)."""
 
     type: Literal["submit"] = "submit"
 
 
 class UrlAction(_ActionModel):
-    """Open `url` in a new browser tab."""
+    """Action that opens `url` in a new browser tab."""
 
     type: Literal["url"] = "url"
     url: str
@@ -38,7 +38,7 @@ class UrlAction(_ActionModel):
 
 
 class SheetAction(_ActionModel):
-    """Open the HTML page at `url` as a sheet in the Messenger (not available in the Inbox)."""
+    """Action that opens the HTML page at `url` as a sheet in the Messenger (not in the Inbox)."""
 
     type: Literal["sheet"] = "sheet"
     url: str

@@ -81,7 +81,7 @@ def _send(state, url: str | None, app_key: str, kind: str, body: bytes | dict, a
         raise click.ClickException(f"could not reach {base_url}: {error}; is `intercom-app serve` running there?") from None
 
     if response.status_code != 200:
-        raise click.ClickException(f"{kind} answered HTTP {response.status_code}: {response.text}")
+        raise click.ClickException(f"{kind} request failed with HTTP {response.status_code}: {response.text}")
     payload = response.json()
     if as_json:
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))

@@ -1,9 +1,10 @@
 """Pydantic models of Intercom's Canvas Kit components, content and canvas objects.
 
-Each model checks the documented constraints when it is built (required ids, allowed enum
-values, option counts, list image sizes, HTTPS images, which actions a component accepts,
-unique ids in one canvas), so a mistake fails with a `ValueError` that names the component
-and the field instead of a blank card in Intercom. `to_json()` leaves out unset fields.
+Each model checks the documented constraints when it is built: required ids, allowed enum
+values, option counts, list image sizes, HTTPS images, which actions a component accepts and
+unique ids in one canvas. A mistake fails here with a `ValueError` that names the component
+and the field, instead of showing as a blank card in Intercom. `to_json()` leaves out unset
+fields.
 """
 
 from __future__ import annotations

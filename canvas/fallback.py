@@ -1,7 +1,7 @@
 """The error canvas: a valid canvas with a short error text and a retry button.
 
 Intercom documents no error protocol for Canvas Kit and does not say what it shows for a
-failed request, so every failure after the signature check answers 200 with this canvas.
+failed request, so every failure after the signature check gets a 200 response with this canvas.
 """
 
 from __future__ import annotations

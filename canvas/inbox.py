@@ -1,4 +1,4 @@
-"""The built-in Inbox views: a teammate sees the viewed contact's tickets, conversations and activity.
+"""The built-in Inbox views, which show a teammate the viewed contact's tickets, conversations and activity.
 
 Component ids: `refresh` and `retry` redraw the overview, `ticket:<id>` opens a ticket,
 `back` returns, `add_note` posts the overview as a note on the conversation (only shown

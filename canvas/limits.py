@@ -1,8 +1,8 @@
 """Intercom's 64 KB limits on a canvas' `content` and `stored_data`, and list shortening.
 
 Intercom documents a maximum of 64 KB each for `content`, `content_url` and `stored_data`
-without saying how it counts; we count the bytes of compact UTF-8 JSON, and what Intercom
-does above the limit is not documented either, so we never send more.
+but not how it counts them, so we count the bytes of compact UTF-8 JSON. What Intercom does
+above the limit is not documented either, so responses never exceed it.
 """
 
 from __future__ import annotations

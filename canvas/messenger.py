@@ -1,4 +1,4 @@
-"""The built-in Messenger views: a customer sees the state of their own tickets.
+"""The built-in Messenger views, which show a customer the state of their own tickets.
 
 A teammate configures the card (open tickets only or all, and how many); the settings come
 back as `card_creation_options` and ride along in `stored_data`. Intercom builds the card
@@ -46,7 +46,7 @@ __all__ = ["CardSettings", "parse_settings"]
 MIN_TICKETS = 1
 MAX_TICKETS = 20
 DEFAULT_TICKETS = 5
-# Ticket categories a customer never sees in Intercom's own Messenger.
+# Ticket categories that Intercom's own Messenger hides from customers.
 HIDDEN_CATEGORIES = frozenset({"Back-office", "Tracker"})
 # Extra tickets read so that hidden categories do not leave the card short.
 READ_AHEAD = 20
@@ -54,7 +54,7 @@ READ_AHEAD = 20
 
 @dataclass(frozen=True)
 class CardSettings:
-    """What the teammate chose in configure: which tickets to show and how many."""
+    """The teammate's configure choices: open tickets only or all, and how many."""
 
     open_only: bool = True
     limit: int = DEFAULT_TICKETS
@@ -104,7 +104,11 @@ async def configure_save(request: MessengerConfigureRequest, context: ViewContex
 async def initialize_card(request: MessengerInitializeRequest, context: ViewContext) -> Canvas:
     """Return the card: a live canvas that shows each viewer their own tickets."""
     settings, _ = parse_settings(request.card_creation_options)
-    viewer_id = request.user.id if request.user and request.user.id else (request.contact.id if request.contact else None)
+    viewer_id = None
+    for person in (request.user, request.contact):
+        if person is not None and person.id:
+            viewer_id = person.id
+            break
     if viewer_id:
         components = await _ticket_list(request.workspace_id, viewer_id, settings, context)
     else:
@@ -114,8 +118,9 @@ async def initialize_card(request: MessengerInitializeRequest, context: ViewCont
             ButtonComponent(id="refresh", label="Show my tickets", action=SubmitAction()),
         ]
     live_url = f"{context.services.settings.public_url}/intercom/{context.app}/canvas/messenger/live"
-    # NOTE: the card carries both `content` (required by the 2.11 schema) and `content_url`
-    # (the docs say one or the other); which one Intercom prefers when both are set is undocumented.
+    # NOTE: the card carries `content` because the 2.11 schema requires it, and `content_url` so
+    # that it stays current. The docs describe one or the other, and which one Intercom prefers
+    # when both are set is not documented.
     return Canvas(content=Content(components=components), content_url=live_url, stored_data=settings.to_json())
 
 

@@ -1,8 +1,8 @@
 """Models of the bodies Intercom POSTs to Canvas Kit endpoints, one per request kind.
 
-The models are tolerant: unknown fields are kept, missing ones default to None or empty,
-ids may arrive as numbers, the older shape names the workspace `app_id`, the Inbox submit
-table names the contact `customer`, and the colour keys come spelled `_colour` or `_color`.
+The models are tolerant. Unknown fields are kept, missing ones default to None or empty, and
+ids may arrive as numbers. The older shape names the workspace `app_id`, the Inbox submit
+reference names the contact `customer`, and the colour keys are spelled `_colour` or `_color`.
 Only a missing workspace id makes a body invalid. Everything here is untrusted input.
 """
 
@@ -66,7 +66,7 @@ class Conversation(_Tolerant):
 
 
 class Context(_Tolerant):
-    """Where a Messenger app is shown and how the Messenger looks."""
+    """The location and colours of the Messenger that shows the app."""
 
     location: str | None = None
     conversation_id: str | None = None
@@ -159,7 +159,7 @@ class MessengerConfigureRequest(CanvasRequest):
 
 
 class MessengerInitializeRequest(CanvasRequest):
-    """Messenger initialize: a teammate inserted the card; `card_creation_options` holds its settings.
+    """Messenger initialize: a teammate inserted the card; `card_creation_options` contains its settings.
 
     Intercom sends no end user here, because the card is built once for every recipient.
     """

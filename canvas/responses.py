@@ -26,16 +26,16 @@ class CompletedEvent(_Response):
 
 
 class InitializeResponse(_Response):
-    """The answer to an initialize request (Inbox or Messenger) or a continuing configure request."""
+    """Response to an initialize request (Inbox or Messenger) or to a configure request that continues."""
 
     canvas: Canvas
 
 
 class SubmitResponse(_Response):
-    """The answer to a submit or submit-sheet request; the canvas replaces the previous one.
+    """Response to a submit or submit-sheet request, whose canvas replaces the previous one.
 
-    `card_creation_options` (Inbox only) asks Intercom to call the Messenger initialize URL
-    with those options and insert the resulting card into the teammate's reply.
+    With `card_creation_options` (Inbox only), Intercom calls the Messenger initialize URL with
+    those options and inserts the resulting card into the teammate's reply.
     """
 
     canvas: Canvas
@@ -50,6 +50,6 @@ class ConfigureResults(_Response):
 
 
 class LiveCanvasResponse(_Response):
-    """The answer to a live canvas request: bare content, no canvas wrapper."""
+    """Response to a live canvas request: bare content, no canvas wrapper."""
 
     content: Content

@@ -1,9 +1,9 @@
 """HTTP routes of Canvas Kit: `POST /intercom/<app>/canvas/{inbox,messenger}/<request kind>`.
 
-Order of checks: unknown app 404, `X-Body-Signature` 401, malformed body 400. After that
-every failure (a view raising, the database down, a view slower than
-CANVAS_TIME_BUDGET_SECONDS, a canvas too large to fit) answers 200 with the error canvas,
-because Intercom has no error protocol for canvases.
+Order of checks: unknown app 404, `X-Body-Signature` 401, malformed body 400. Intercom has
+no error protocol for canvases, so every later failure gets a 200 response with the error
+canvas: a view raising, the database down, a view slower than CANVAS_TIME_BUDGET_SECONDS,
+or a canvas too large to fit.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ _signature_log_state: dict[str, tuple[float, int]] = {}
 
 @blueprint.post("/intercom/<app_key>/canvas/<any(inbox, messenger):surface>/<name>")
 async def canvas_request(app_key: str, surface: str, name: str) -> Response:
-    """Verify, parse and answer one Canvas Kit request."""
+    """Verify and parse one Canvas Kit request, then return the view's canvas or the error canvas."""
     started = time.monotonic()
     kind = f"{surface}.{name}"
     response, outcome = await _answer(app_key, kind, started)

@@ -1,4 +1,4 @@
-"""How tickets and conversations read in a canvas, for teammates and for customers."""
+"""Titles and state labels of tickets and conversations in a canvas, for teammates and customers."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The handler API for canvas views: decorated async functions, chosen by request kind.
 
-A view receives the typed request and a `ViewContext`, and returns components, `Content`,
-a `Canvas` or a full response model; `render()` wraps the result in the response shape the
-request kind needs and checks it. Example::
+A view receives the typed request and a `ViewContext`. It returns components, `Content`, a
+`Canvas` or a full response model, and `render()` wraps that result in the response shape of
+the request kind and checks it. Example::
 
     views = CanvasViews()
 
@@ -63,7 +63,7 @@ _RESPONSE_TYPES: dict[str, tuple[type[BaseModel], ...]] = {
 
 @dataclass
 class ViewContext:
-    """What a view gets besides the request: the app key, the shared services and the time."""
+    """The app key, request kind, shared services and current time that a view gets with the request."""
 
     app: str
     kind: str

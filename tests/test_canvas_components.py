@@ -43,15 +43,19 @@ def _every_component() -> list:
     for align in ("left", "center", "right"):
         for style in ("header", "paragraph", "muted", "error"):
             components.append(TextComponent(id=f"text-{align}-{style}", text=f"{style} {align}", align=align, style=style))
+
     components.append(TextComponent(text="No margin", bottom_margin="none"))
+
     for align in ("left", "center", "right", "full_width"):
         components.append(
             ImageComponent(id=f"image-{align}", url=IMAGE, width=48, height=48, align=align, rounded=align == "center",
                            bottom_margin="none", action=UrlAction(url="https://www.example.com"))
         )
+
     components.append(DividerComponent(id="divider", bottom_margin="none"))
     for size in ("xs", "s", "m", "l", "xl"):
         components.append(SpacerComponent(id=f"spacer-{size}", size=size))
+
     components.append(DataTableComponent(items=[DataTableItem(field="Plan", value="Pro")]))
     components.append(
         ListComponent(
@@ -65,12 +69,14 @@ def _every_component() -> list:
             ],
         )
     )
+
     actions = {"submit": SubmitAction(), "url": UrlAction(url="https://www.example.com"),
                "sheet": SheetAction(url="https://app.example.com/sheet")}
     for style in ("primary", "secondary", "link"):
         for name, action in actions.items():
             components.append(ButtonComponent(id=f"button-{style}-{name}", label=f"{style} {name}", style=style, action=action))
     components.append(ButtonComponent(id="button-disabled", label="Disabled", disabled=True, action=SubmitAction()))
+
     for state in ("unsaved", "saved", "failed"):
         components.append(InputComponent(id=f"input-{state}", label="Input", placeholder="type", value="v",
                                           save_state=state, disabled=False, action=SubmitAction()))
@@ -81,7 +87,9 @@ def _every_component() -> list:
         components.append(CheckboxComponent(id=f"checkbox-{state}", label="Checkbox",
                                             option=[Option(id="c1", text="One"), Option(id="c2", text="Two", disabled=True)],
                                             value=["c1"], save_state=state, disabled=False))
+
     components.append(TextareaComponent(id="textarea", label="Textarea", placeholder="longer", value="v", error=True, disabled=False))
+
     return components
 
 

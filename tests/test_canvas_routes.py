@@ -195,7 +195,7 @@ async def test_default_budget_below_one_second(live_server):
 
 async def test_database_down_yields_error_canvas(start_server):
     live_server = await start_server(CANVAS_TIME_BUDGET_SECONDS=0.3)
-    # A client pointed at a loopback port nobody listens on stands in for a database that is down.
+    # A client for a loopback port where no server listens simulates a database that is down.
     dead = AsyncMongoClient(f"mongodb://127.0.0.1:{free_port()}", serverSelectionTimeoutMS=5000, tz_aware=True)
     live_server.services.reader = ActivityReader(dead.intercom_app)
     try:
