@@ -38,19 +38,25 @@ def _common_options(function):
 @canvas_group.command("inbox")
 @click.option("--contact", required=True, help="Intercom contact id the teammate is viewing.")
 @click.option("--file", "body_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Send this initialize body instead of the built-in one (sent unchanged).")
+              help="Start from this initialize body (JSON file) instead of the built-in one; "
+                   "its workspace and contact ids are replaced.")
 @_common_options
 @click.pass_obj
 def inbox(state, contact: str, body_file: Path | None, workspace: str, url: str | None, app_key: str, as_json: bool) -> None:
     """Send an Inbox initialize request for CONTACT and print the canvas."""
-    body = body_file.read_bytes() if body_file else sample_requests.inbox_initialize(workspace, contact)
+    if body_file is None:
+        body = sample_requests.inbox_initialize(workspace, contact)
+    else:
+        body = _load_body(body_file)
+        body["workspace_id"] = workspace
+        body["contact"] = {**(body.get("contact") or {}), "id": contact}
     _send(state, url, app_key, "inbox.initialize", body, as_json)
 
 
 @canvas_group.command("messenger")
 @click.option("--contact", required=True, help="Intercom contact id of the customer viewing the card.")
 @click.option("--ticket", help="Open this ticket id (a Messenger submit) instead of viewing the live card.")
-@click.option("--show", type=click.Choice(["open", "all"]), default="open", show_default=True, help="Card setting: which tickets.")
+@click.option("--show", type=click.Choice(["open", "all"]), default="open", show_default=True, help="Card setting: show open tickets only, or all tickets.")
 @click.option("--limit", type=click.IntRange(1, 20), default=5, show_default=True, help="Card setting: how many tickets.")
 @_common_options
 @click.pass_obj
@@ -63,6 +69,16 @@ def messenger(state, contact: str, ticket: str | None, show: str, limit: int, wo
         _send(state, url, app_key, "messenger.submit", body, as_json)
     else:
         _send(state, url, app_key, "messenger.live", sample_requests.messenger_live(workspace, contact, stored_data), as_json)
+
+
+def _load_body(path: Path) -> dict:
+    try:
+        body = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise click.ClickException(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise click.ClickException(f"{path} must contain a JSON object, not {type(body).__name__}")
+    return body
 
 
 def _send(state, url: str | None, app_key: str, kind: str, body: bytes | dict, as_json: bool) -> None:

@@ -56,12 +56,23 @@ async def test_simulate_inbox_prints_json(live_server, tmp_path):
 
 
 async def test_simulate_inbox_sends_file(live_server, tmp_path):
+    await seed_ticket(live_server.database, contact_ids=("c-from-cli",))
     fixture = INTERCOM_FIXTURES / "canvas.inbox.initialize.request.json"
 
-    code, output, errors = await simulate(live_server, tmp_path, "inbox", "--contact", "ignored", "--file", str(fixture))
+    code, output, errors = await simulate(live_server, tmp_path, "inbox", "--contact", "c-from-cli", "--file", str(fixture))
 
     assert code == 0, errors
-    assert "No recorded activity for this customer yet." in output
+    assert "#38 Checkout button unresponsive" in output
+
+
+async def test_simulate_rejects_invalid_file(live_server, tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text("[1, 2]")
+
+    code, _, errors = await simulate(live_server, tmp_path, "inbox", "--contact", CONTACT_ID, "--file", str(broken))
+
+    assert code == 1
+    assert "must contain a JSON object, not list" in errors
 
 
 async def test_simulate_messenger_prints_ticket(live_server, tmp_path):
