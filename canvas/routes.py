@@ -43,7 +43,9 @@ async def canvas_request(app_key: str, surface: str, name: str) -> Response:
     started = time.monotonic()
     kind = f"{surface}.{name}"
     response, outcome = await _answer(app_key, kind, started)
-    CANVAS_LATENCY.labels(endpoint=kind, outcome=outcome).observe(time.monotonic() - started)
+    # Unknown paths share one label value, so random URLs cannot add metric series.
+    endpoint = kind if kind in REQUEST_MODELS else "unknown"
+    CANVAS_LATENCY.labels(endpoint=endpoint, outcome=outcome).observe(time.monotonic() - started)
     return response
 
 

@@ -255,3 +255,13 @@ async def test_metrics_count_canvas_outcomes(live_server):
 
     assert 'canvas_request_seconds_count{endpoint="inbox.initialize",outcome="ok"}' in metrics
     assert 'canvas_request_seconds_count{endpoint="inbox.initialize",outcome="unauthorized"}' in metrics
+
+
+async def test_unknown_paths_share_metric_label(live_server):
+    for name in ("random-1", "random-2"):
+        await post_canvas(live_server.client, "default", f"inbox.{name}", INBOX_BODY, TEST_CLIENT_SECRET)
+
+    metrics = (await live_server.client.get("/metrics")).text
+
+    assert 'canvas_request_seconds_count{endpoint="unknown",outcome="not_found"}' in metrics
+    assert "random-1" not in metrics
