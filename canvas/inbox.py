@@ -150,8 +150,7 @@ def _ticket_section(tickets, total: int, context: ViewContext) -> list:
         ticket_item(ticket, for_customer=False, now=context.now, changed_word="changed")
         for ticket in tickets
     ]
-    open_count = sum(1 for ticket in tickets if ticket.state != "resolved")
-    heading = TextComponent(text=f"**Tickets** ({open_count} open)", bottom_margin="none")
+    heading = TextComponent(text="**Tickets**", bottom_margin="none")
     return _with_note([heading, ListComponent(items=items)], len(items), total, "tickets")
 
 
