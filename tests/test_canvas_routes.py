@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+import structlog.testing
 from pymongo import AsyncMongoClient
 
 from canvas.client import post_canvas
@@ -265,3 +266,31 @@ async def test_unknown_paths_share_metric_label(live_server):
 
     assert 'canvas_request_seconds_count{endpoint="unknown",outcome="not_found"}' in metrics
     assert "random-1" not in metrics
+
+
+async def test_view_failure_logged_with_ids(live_server):
+    views = _install_views(live_server)
+
+    @views.view("inbox.initialize")
+    async def broken(request, context):
+        raise RuntimeError("the view is broken")
+
+    with structlog.testing.capture_logs() as logs:
+        await post_canvas(live_server.client, "default", "inbox.initialize", INBOX_BODY, TEST_CLIENT_SECRET)
+
+    [entry] = [entry for entry in logs if entry["event"] == "canvas.view_failed"]
+    assert entry["workspace_id"] == "ws7k2p9q"
+    assert entry["kind"] == "inbox.initialize"
+    assert entry["app"] == "default"
+
+
+async def test_bad_body_logged_with_kind(live_server):
+    body = b"{not json"
+    headers = {"X-Body-Signature": sign_body(body, TEST_CLIENT_SECRET)}
+
+    with structlog.testing.capture_logs() as logs:
+        await live_server.client.post(_path("messenger.submit"), content=body, headers=headers)
+
+    [entry] = [entry for entry in logs if entry["event"] == "canvas.bad_request"]
+    assert entry["kind"] == "messenger.submit"
+    assert entry["error"].startswith("request body is not valid JSON")
