@@ -9,5 +9,7 @@ from __future__ import annotations
 
 import click
 
-COMMANDS: list[click.Command] = []
+from canvas.preview_command import preview
+
+COMMANDS: list[click.Command] = [preview]
 SIMULATE_COMMANDS: list[click.Command] = []
