@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     LOG_FORMAT: Literal["json", "console", ""] = ""
     METRICS_PORT: int = Field(default=0, ge=0, le=65535)
 
+    # Admin pages and the canvas preview
+    ADMIN_SESSION_SECONDS: int = Field(default=12 * 3600, ge=60)
+
     @field_validator("TOKEN_ENCRYPTION_KEYS", "TRUSTED_PROXIES", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:

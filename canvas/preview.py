@@ -43,12 +43,12 @@ _LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")
 
 
 class CanvasDocumentError(ValueError):
-    """Raised when a JSON document holds no canvas the preview can show."""
+    """Raised when a JSON document contains no canvas the preview can show."""
 
 
 @dataclass
 class PreviewCanvas:
-    """What the preview shows: the components plus the canvas fields around them."""
+    """The components to show, plus the canvas fields around them."""
 
     components: list[Any]
     kind: str  # response, canvas, live or results
@@ -144,7 +144,7 @@ def render_page(
     `mode="static"` (files written by the CLI) reports clicks in the page; `mode="admin"`
     posts them to the admin endpoints under `/admin/canvas-preview`. `controls` is trusted
     HTML placed above the columns. Raises CanvasDocumentError when `document` is not None
-    and holds no canvas.
+    and contains no canvas.
     """
     canvas = parse_canvas_document(document) if document is not None else PreviewCanvas([], "none")
     nonce = secrets.token_urlsafe(16)

@@ -32,7 +32,7 @@ def preview(file: Path, output: Path | None) -> None:
     try:
         page = render_page(document, title=f"Canvas preview: {file.name}")
     except CanvasDocumentError as error:
-        raise click.ClickException(f"{file} holds no canvas: {error}") from None
+        raise click.ClickException(f"{file} contains no canvas: {error}") from None
 
     if output is not None and str(output) == "-":
         click.echo(page, nl=False)
