@@ -14,6 +14,7 @@ import json
 from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -37,6 +38,7 @@ APP_KEY_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 # so this only bounds a hung server.
 OWN_REQUEST_TIMEOUT_SECONDS = 10.0
 _OPEN_PATHS = ("/admin/login",)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
@@ -83,7 +85,9 @@ class _RenderRequest(BaseModel):
 async def require_session() -> Response | None:
     """Let a request through when the admin is open or the session cookie is valid."""
     settings = current_app.config["SETTINGS"]
-    if not _is_protected(settings) or request.path in _OPEN_PATHS:
+    if not _is_protected(settings):
+        return _check_open_admin_host(settings)
+    if request.path in _OPEN_PATHS:
         return None
     if not settings.ADMIN_PASSWORD:
         return _json_error(503, "ADMIN_PASSWORD is not set: set it to use the admin pages in production")
@@ -93,6 +97,20 @@ async def require_session() -> Response | None:
     if request.method == "GET":
         return redirect(f"/admin/login?next={request.path}", 303)
     return _json_error(401, "admin session is missing or expired: log in at /admin/login")
+
+
+def _check_open_admin_host(settings) -> Response | None:
+    """Reject an open admin reached under another host name, which DNS rebinding would cause."""
+    allowed = {*LOOPBACK_HOSTS, urlsplit(settings.public_url).hostname}
+    host = urlsplit(f"//{request.host}").hostname
+    if host in allowed:
+        return None
+    log.warning("admin.host_rejected", host=request.host)
+    return _json_error(
+        403,
+        f"the admin pages without ADMIN_PASSWORD answer only on loopback or PUBLIC_URL hosts, "
+        f"not {request.host!r}: set ADMIN_PASSWORD to use them from other hosts",
+    )
 
 
 @blueprint.get("/login")
@@ -306,6 +324,8 @@ def _controls(defaults: dict[str, str]) -> str:
 <label>Contact id<input name="contact_id" value="{escape(defaults['contact_id'])}" size="28" required></label>
 <button type="submit" id="run">Run</button>
 <button type="button" id="open-live" disabled>Show live card</button>
+<p class="hint">Pick a request kind and a contact, then press Run. Each request is signed with the
+app's client secret and posted to this service's own canvas endpoint; clicks in the canvas post back.</p>
 </form>
 <form id="render-form" class="controls">
 <details><summary>Render canvas JSON without sending a request</summary>

@@ -575,7 +575,7 @@ button.item-action,a.item-action{cursor:pointer}button.item-action:hover,a.item-
 .controls label{display:flex;flex-direction:column;font-size:12px;color:#6b6f76;gap:2px}
 .controls input,.controls select,.controls textarea{font:inherit;padding:5px 8px;border:1px solid #cfd3da;border-radius:4px}
 .controls button{font:inherit;padding:6px 14px;border-radius:4px;border:0;background:#1a1a2e;color:#fff;cursor:pointer}
-.controls details{flex-basis:100%}.controls textarea{width:100%;min-height:120px;font-family:monospace;font-size:12px}
+.controls details,.controls .hint{flex-basis:100%}.controls .hint{margin:0;color:#6b6f76;font-size:12px}.controls textarea{width:100%;min-height:120px;font-family:monospace;font-size:12px}
 """
 
 # Clicks on submit buttons, list items and single-select options: the static page reports

@@ -185,7 +185,10 @@ class PreviewDriver:
 
 
 async def save_screenshots(output_dir: Path) -> list[Path]:
-    """Start a seeded service, click through every built-in view and save one PNG per view."""
+    """Start a seeded service, click through every built-in view and save one PNG per view.
+
+    Also saves the whole preview page and the components catalogue.
+    """
     from app.embedded_db import EmbeddedMongo
     from tests.conftest import TEST_CLIENT_SECRET, TEST_ENCRYPTION_KEY, free_port
 
@@ -203,6 +206,7 @@ async def save_screenshots(output_dir: Path) -> list[Path]:
                     path = output_dir / f"{name}.png"
                     await session.page.locator("#columns").screenshot(path=str(path))
                     saved.append(path)
+                saved.append(await _page_screenshot(driver, output_dir))
                 saved.append(await _catalogue_screenshot(session.page, output_dir))
                 if session.blocked or session.errors:
                     raise RuntimeError(f"the page tried to leave loopback {session.blocked} or raised {session.errors}")
@@ -247,6 +251,15 @@ _VIEWS = [
     ("messenger-ticket-detail", _messenger_ticket),
     ("live-card", _live_card),
 ]
+
+
+async def _page_screenshot(driver: PreviewDriver, output_dir: Path) -> Path:
+    """Save the whole admin page after a configure submit, with its controls and notes."""
+    await driver.run("messenger-configure")
+    await driver.click("Save")
+    path = output_dir / "preview-page.png"
+    await driver.page.screenshot(path=str(path))
+    return path
 
 
 async def _catalogue_screenshot(page: Page, output_dir: Path) -> Path:

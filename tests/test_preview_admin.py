@@ -30,6 +30,22 @@ async def test_development_preview_is_open(live_server):
     assert response.headers["x-frame-options"] == "DENY"
 
 
+async def test_open_admin_rejects_other_hosts(live_server):
+    response = await live_server.client.get("/admin/canvas-preview", headers={"Host": "rebound.example.com"})
+
+    assert response.status_code == 403
+    assert "'rebound.example.com'" in response.json()["error"]
+    assert "set ADMIN_PASSWORD" in response.json()["error"]
+
+
+async def test_open_admin_accepts_localhost(live_server):
+    port = live_server.settings.PORT
+
+    response = await live_server.client.get("/admin/canvas-preview", headers={"Host": f"localhost:{port}"})
+
+    assert response.status_code == 200
+
+
 async def test_production_preview_redirects_to_login(start_server):
     server = await start_production(start_server)
 
