@@ -108,7 +108,7 @@ def _check_open_admin_host(settings) -> Response | None:
     log.warning("admin.host_rejected", host=request.host)
     return _json_error(
         403,
-        f"the admin pages without ADMIN_PASSWORD answer only on loopback or PUBLIC_URL hosts, "
+        f"the admin pages without ADMIN_PASSWORD are served only on loopback or PUBLIC_URL hosts, "
         f"not {request.host!r}: set ADMIN_PASSWORD to use them from other hosts",
     )
 

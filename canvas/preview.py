@@ -670,7 +670,7 @@ _SCRIPT = r"""
       try {
         data = await response.json();
       } catch (error) {
-        data = {error: "The admin endpoint answered HTTP " + response.status + " with a body that is not JSON."};
+        data = {error: "The admin endpoint returned HTTP " + response.status + " with a body that is not JSON."};
       }
       show(data);
     } catch (error) {

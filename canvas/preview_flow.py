@@ -148,7 +148,7 @@ class PreviewFlow:
             return result
 
         if not isinstance(document, dict):
-            result.error = f"/{endpoint} answered JSON that is not an object: {_shorten(document)}"
+            result.error = f"/{endpoint} returned JSON that is not an object: {_shorten(document)}"
             return result
         result.document = document
         return await self._follow(state, endpoint, document, result, hops)
@@ -164,15 +164,17 @@ class PreviewFlow:
 
         if endpoint == "messenger/live":
             if not isinstance(document.get("content"), dict):
-                result.error = 'the live canvas endpoint must answer {"content": {...}} without a canvas wrapper'
+                result.error = 'the live canvas endpoint must return {"content": {...}} without a canvas wrapper'
                 return result
+            # NOTE: Intercom does not document the current_canvas of a submit from a live card;
+            # the preview sends the content_url canvas together with the content it fetched.
             canvas = {**(state.live_canvas or {}), "content": document["content"]}
             result.state = _replace(state, surface="live", canvas=canvas)
             return result
 
         canvas = document.get("canvas")
         if not isinstance(canvas, dict):
-            result.error = f'/{endpoint} answered without a "canvas" object: {_shorten(document)}'
+            result.error = f'/{endpoint} returned no "canvas" object: {_shorten(document)}'
             return result
         result.state = _replace(state, canvas=canvas)
         if document.get("event") is not None:
@@ -229,11 +231,11 @@ class PreviewFlow:
             document = response.json()
         except ValueError:
             exchange["response"] = response.text[:2000]
-            result.error = f"{path} answered HTTP {response.status_code} with a body that is not JSON: {response.text[:200]}"
+            result.error = f"{path} returned HTTP {response.status_code} with a body that is not JSON: {response.text[:200]}"
             return None
         exchange["response"] = document
         if response.status_code != 200:
-            result.error = f"{path} answered HTTP {response.status_code}: {_shorten(document)}"
+            result.error = f"{path} returned HTTP {response.status_code}: {_shorten(document)}"
             return None
         return document
 
