@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     # Seconds a webhook waits for its insert to be acknowledged before answering 503; Intercom
     # counts an answer after 5 seconds as a failure.
     WEBHOOK_INSERT_TIMEOUT_SECONDS: float = Field(default=3.0, gt=0, le=4.5)
+    # Admin pages and the canvas preview
+    ADMIN_SESSION_SECONDS: int = Field(default=12 * 3600, ge=60)
 
     @field_validator("TOKEN_ENCRYPTION_KEYS", "TRUSTED_PROXIES", mode="before")
     @classmethod
