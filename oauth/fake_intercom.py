@@ -59,6 +59,7 @@ class Call:
     method: str
     path: str
     workspace_id: str | None
+    api_version: str | None = None
 
 
 @dataclass
@@ -292,7 +293,10 @@ class FakeIntercom:
 
     def _record(self, workspace_id: str | None) -> None:
         host = request.host
-        self.calls.append(Call(self.host_regions.get(host, "?"), host, request.method, request.path, workspace_id))
+        self.calls.append(Call(
+            self.host_regions.get(host, "?"), host, request.method, request.path, workspace_id,
+            request.headers.get("Intercom-Version"),
+        ))
 
 
 @contextlib.asynccontextmanager

@@ -117,10 +117,12 @@ class Installations:
         """Delete the data of every workspace whose purge time has passed; return their keys."""
         now = now or datetime.now(UTC)
         purged = []
-        cursor = self._collection.find(
-            {"status": {"$in": [UNINSTALLED, REVOKED]}, "purge_after": {"$lte": now}, "purged_at": None}
-        )
+        # NOTE: nx-27017 0.8.1 does not match `{"purged_at": None}` against a stored null, so
+        # purged installations are skipped here rather than in the query.
+        cursor = self._collection.find({"status": {"$in": [UNINSTALLED, REVOKED]}, "purge_after": {"$lte": now}})
         async for installation in cursor:
+            if installation.get("purged_at"):
+                continue
             app, workspace_id = installation["app"], installation["workspace_id"]
             await self.purge_workspace(app, workspace_id)
             purged.append((app, workspace_id))
