@@ -78,19 +78,19 @@ class RateLimiter:
 
         window = self._workspace_window((app, workspace_id))
         window.limit = limit
-        # The header describes the server's window; keep the smaller count when our own
-        # in-flight calls have not reached the server yet.
-        if reset_at > window.reset_at:
-            window.remaining = remaining
-        else:
+        # Intercom's window replaces the local estimate. Within one window, keep the smaller
+        # count, because replies to concurrent calls arrive out of order.
+        if reset_at == window.reset_at:
             window.remaining = min(window.remaining, remaining)
-        window.reset_at = max(window.reset_at, reset_at)
+        else:
+            window.remaining = remaining
+        window.reset_at = reset_at
 
     def exhaust(self, app: str, workspace_id: str, reset_at: float) -> None:
         """Mark the workspace window empty until `reset_at`, after a 429 reply."""
         window = self._workspace_window((app, workspace_id))
         window.remaining = 0
-        window.reset_at = max(window.reset_at, reset_at)
+        window.reset_at = reset_at
 
     def seconds_until_reset(self, app: str, workspace_id: str) -> float:
         """Return how long until the workspace window refills (0 when it has calls left)."""
