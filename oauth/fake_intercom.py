@@ -300,13 +300,18 @@ class FakeIntercom:
 
 
 @contextlib.asynccontextmanager
-async def serve_fake(fake: FakeIntercom, regions: tuple[str, ...] = ("US", "EU", "AU")) -> AsyncIterator[dict[str, str]]:
-    """Serve `fake` on one loopback port per region; yield {region: base URL}."""
+async def serve_fake(
+    fake: FakeIntercom, regions: tuple[str, ...] = ("US", "EU", "AU"), *, ports: dict[str, int] | None = None
+) -> AsyncIterator[dict[str, str]]:
+    """Serve `fake` on one loopback port per region (free ones unless `ports` names them).
+
+    Yields {region: base URL}.
+    """
     stop = asyncio.Event()
     urls: dict[str, str] = {}
     tasks = []
     for region in regions:
-        port = _free_port()
+        port = (ports or {}).get(region) or _free_port()
         host = f"127.0.0.1:{port}"
         fake.host_regions[host] = region
         urls[region] = f"http://{host}"
