@@ -23,7 +23,7 @@ from oauth.ratelimit import RateLimiter, RateLimitWaitTooLong
 from oauth.regions import IntercomHosts
 from oauth.storage import ACTIVE, REVOKED
 from oauth.tasks import BackgroundTasks
-from oauth.transport import GuardedTransport, RetryPolicy
+from oauth.transport import GuardedTransport, RetryPolicy, SharedTransport
 
 __all__ = ["InstallationClient", "IntercomApi"]
 
@@ -45,6 +45,7 @@ class InstallationClient:
         limiter: RateLimiter,
         policy: RetryPolicy,
         timeout: float,
+        transport: httpx.AsyncBaseTransport,
         admin_id: str | None = None,
         on_unauthorized: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
@@ -54,7 +55,7 @@ class InstallationClient:
         self.base_url = base_url
         self.admin_id = admin_id
         self.transport = GuardedTransport(
-            httpx.AsyncHTTPTransport(),
+            transport,
             app=app,
             workspace_id=workspace_id,
             region=region,
@@ -179,6 +180,7 @@ class IntercomApi:
         self._timeout = timeout
         self._clients: dict[tuple[str, str], tuple[str, InstallationClient]] = {}
         self.tasks = BackgroundTasks()
+        self.http_transport = SharedTransport()
         self.health: Any = None
         self.backfill: Any = None
 
@@ -241,6 +243,7 @@ class IntercomApi:
             limiter=self._limiter,
             policy=self._policy,
             timeout=self._timeout,
+            transport=self.http_transport,
         )
 
     async def add_note(self, app: str, workspace_id: str, conversation_id: str, html: str) -> None:
@@ -271,6 +274,7 @@ class IntercomApi:
         clients = [client for _, client in self._clients.values()]
         self._clients.clear()
         await asyncio.gather(*(client.aclose() for client in clients))
+        await self.http_transport.close()
 
     def _build(self, installation: dict[str, Any], token: str) -> InstallationClient:
         app, workspace_id = installation["app"], installation["workspace_id"]
@@ -289,6 +293,7 @@ class IntercomApi:
             limiter=self._limiter,
             policy=self._policy,
             timeout=self._timeout,
+            transport=self.http_transport,
             admin_id=(installation.get("admin") or {}).get("id"),
             on_unauthorized=revoke_on_401,
         )

@@ -20,7 +20,14 @@ from oauth.regions import IntercomHosts
 __all__ = ["exchange_code"]
 
 
-async def exchange_code(hosts: IntercomHosts, app: RegisteredApp, code: str, *, timeout: float) -> str:
+async def exchange_code(
+    hosts: IntercomHosts,
+    app: RegisteredApp,
+    code: str,
+    *,
+    timeout: float,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> str:
     """Exchange an authorization code for the workspace's access token.
 
     Intercom takes `client_id`, `client_secret` and `code` in the form body and replies
@@ -35,6 +42,7 @@ async def exchange_code(hosts: IntercomHosts, app: RegisteredApp, code: str, *, 
         client_secret=app.client_secrets[0],
         token_endpoint_auth_method="client_secret_post",
         timeout=timeout,
+        transport=transport,
     ) as client:
         client.register_compliance_hook("access_token_response", _normalize_token_response)
         try:

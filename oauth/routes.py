@@ -155,7 +155,9 @@ async def _consume_state(app: str) -> str | None:
 
 async def _install(services, registered: RegisteredApp, code: str) -> dict[str, Any]:
     api = services.intercom_api
-    token = await exchange_code(api.hosts, registered, code, timeout=services.settings.INTERCOM_API_TIMEOUT_SECONDS)
+    token = await exchange_code(
+        api.hosts, registered, code, timeout=services.settings.INTERCOM_API_TIMEOUT_SECONDS, transport=api.http_transport
+    )
 
     client = api.client_for_token(registered.key, token)
     try:

@@ -15,7 +15,7 @@ from oauth.errors import InstallationInactive
 from oauth.metrics import API_CALLS, API_RATE_LIMITED, API_RETRIES
 from oauth.ratelimit import RateLimiter
 
-__all__ = ["GuardedTransport", "RetryPolicy"]
+__all__ = ["GuardedTransport", "RetryPolicy", "SharedTransport"]
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +33,27 @@ class RetryPolicy:
         """Return the delay before retry number `attempt` (0-based): exponential, with jitter."""
         ceiling = min(self.backoff_max_seconds, self.backoff_base_seconds * 2**attempt)
         return ceiling * (0.5 + random.random() / 2)
+
+
+class SharedTransport(httpx.AsyncBaseTransport):
+    """One connection pool for every client; closing a client leaves the pool open.
+
+    Building an httpx transport loads the TLS certificates, which takes tens of milliseconds,
+    so clients share one. `close()` closes the pool when the service stops.
+    """
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Leave the pool open: other clients still use it."""
+
+    async def close(self) -> None:
+        """Close the pool."""
+        await self._inner.aclose()
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
