@@ -79,15 +79,15 @@ class Settings(BaseSettings):
     METRICS_PORT: int = Field(default=0, ge=0, le=65535)
 
     # Installation, OAuth, API client and backfill (oauth package).
-    # Regional REST hosts; empty means Intercom's EU or AU host, or INTERCOM_API_BASE_URL when
-    # that is set, so one fake Intercom can stand in for every region.
+    # Regional REST hosts. Empty means INTERCOM_API_BASE_URL when that is set, so one fake
+    # Intercom can stand in for every region, and otherwise Intercom's EU or AU host.
     INTERCOM_API_BASE_URL_EU: str = ""
     INTERCOM_API_BASE_URL_AU: str = ""
     INTERCOM_API_TIMEOUT_SECONDS: float = Field(default=20.0, gt=0)
     INTERCOM_API_MAX_RETRIES: int = Field(default=4, ge=0)
     INTERCOM_API_BACKOFF_BASE_SECONDS: float = Field(default=0.5, gt=0)
     INTERCOM_API_BACKOFF_MAX_SECONDS: float = Field(default=30.0, gt=0)
-    # Longest wait for a rate-limit window to reset before a call fails instead.
+    # Maximum wait for a rate-limit window to reset; a longer wait fails the call.
     INTERCOM_API_MAX_RATE_LIMIT_WAIT_SECONDS: float = Field(default=60.0, gt=0)
     # Calls per minute for the whole app across workspaces, spent in 10-second windows.
     INTERCOM_API_APP_CALLS_PER_MINUTE: int = Field(default=10_000, ge=6)

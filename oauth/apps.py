@@ -83,7 +83,7 @@ class AppStoreError(Exception):
 class AppStore:
     """Add, list, change and remove the apps in the `apps` collection; secrets are encrypted.
 
-    An app holds at most two client secrets: the current one first and, while Intercom
+    An app has at most two client secrets: the current one first and, while Intercom
     rotates the secret, the previous one. Both verify signatures; the first one signs OAuth.
     """
 

@@ -128,7 +128,7 @@ class Backfill:
             try:
                 contact = await client.request_json("GET", f"contacts/{contact_id}")
             except IntercomApiError as error:
-                # A merged or deleted contact answers 404 or 410; the others still count.
+                # Intercom returns 404 or 410 for a merged or deleted contact, which is skipped.
                 if error.status not in (404, 410):
                     raise
                 contact = None

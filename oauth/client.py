@@ -233,18 +233,7 @@ class IntercomApi:
 
     def client_for_token(self, app: str, token: str, *, base_url: str | None = None) -> InstallationClient:
         """Return a client for a token not stored yet (the install's `/me` call); close it after use."""
-        return InstallationClient(
-            app=app,
-            workspace_id="(installing)",
-            region="US",
-            base_url=base_url or self.hosts.api_base_url,
-            token=token,
-            api_version=self._api_version,
-            limiter=self._limiter,
-            policy=self._policy,
-            timeout=self._timeout,
-            transport=self.http_transport,
-        )
+        return self._client(app, "(installing)", "US", base_url or self.hosts.api_base_url, token)
 
     async def add_note(self, app: str, workspace_id: str, conversation_id: str, html: str) -> None:
         """Post `html` as an internal note on the conversation; raise IntercomApiError on failure."""
@@ -283,19 +272,40 @@ class IntercomApi:
         async def revoke_on_401() -> None:
             await self.installations.deactivate(app, workspace_id, status=REVOKED, reason="api_401")
 
+        return self._client(
+            app,
+            workspace_id,
+            region,
+            self.hosts.api_for_region(region),
+            token,
+            admin_id=(installation.get("admin") or {}).get("id"),
+            on_unauthorized=revoke_on_401,
+        )
+
+    def _client(
+        self,
+        app: str,
+        workspace_id: str,
+        region: str,
+        base_url: str,
+        token: str,
+        *,
+        admin_id: str | None = None,
+        on_unauthorized: Callable[[], Awaitable[None]] | None = None,
+    ) -> InstallationClient:
         return InstallationClient(
             app=app,
             workspace_id=workspace_id,
             region=region,
-            base_url=self.hosts.api_for_region(region),
+            base_url=base_url,
             token=token,
             api_version=self._api_version,
             limiter=self._limiter,
             policy=self._policy,
             timeout=self._timeout,
             transport=self.http_transport,
-            admin_id=(installation.get("admin") or {}).get("id"),
-            on_unauthorized=revoke_on_401,
+            admin_id=admin_id,
+            on_unauthorized=on_unauthorized,
         )
 
 

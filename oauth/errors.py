@@ -2,7 +2,7 @@
 
     IntercomApiError          a call to Intercom's REST API failed
     ├── InstallationInactive  no active installation: never installed, uninstalled or revoked
-    └── Unauthorized          Intercom answered 401, so the installation is now revoked
+    └── Unauthorized          Intercom returned 401, so the installation is now revoked
     InstallError              the OAuth install failed; the message is shown to the admin
 """
 

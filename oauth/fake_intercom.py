@@ -1,11 +1,14 @@
 """A fake Intercom for tests and `intercom-app simulate install`, built from Intercom's docs.
 
-It implements the authorize page (auto-approves), the token endpoint `/auth/eagle/token`
-(form or JSON body, `token`/`access_token` reply, `error.list` replies for unknown, reused
-or expired codes and wrong client credentials), `GET /me`, the ticket and conversation
-search endpoints with cursor pagination, `GET /contacts/{id}`, notes through
-`POST /conversations/{id}/reply`, `POST /auth/uninstall`, `X-RateLimit-*` headers and 429
-or 5xx replies on demand. Serve one instance per region on its own loopback port with
+It implements these endpoints:
+
+- the authorize page `/oauth`, which approves at once and redirects with a code;
+- the token endpoint `/auth/eagle/token`: form or JSON body, a `token`/`access_token` reply,
+  and `error.list` replies for unknown, reused or expired codes and wrong credentials;
+- `GET /me`, `POST /tickets/search` and `POST /conversations/search` with cursor pagination,
+  `GET /contacts/{id}`, notes through `POST /conversations/{id}/reply`, `POST /auth/uninstall`.
+
+Every REST reply carries `X-RateLimit-*` headers, and tests can queue 429 or 5xx replies. Serve one instance per region on its own loopback port with
 `serve_fake`; every call is recorded with the region of the port it came in on.
 """
 

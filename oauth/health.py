@@ -1,4 +1,4 @@
-"""Answers to Intercom's daily installation health check, within a fixed time budget."""
+"""Replies to Intercom's daily installation health check, within a fixed time budget."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ UNKNOWN = "UNKNOWN"
 class HealthChecker:
     """Decide OK, UNHEALTHY or UNKNOWN for a workspace from what is stored and a quick token check.
 
-    A stored check younger than `cache_seconds` is answered as it is. Otherwise a `/me` call
-    runs in the background; the answer waits for it at most `budget_seconds`, then falls back
-    to the older check or UNKNOWN, and the call's result is stored for the next request.
+    A stored check younger than `cache_seconds` is returned as it is. Otherwise a `/me` call
+    runs in the background, and the reply waits for it at most `budget_seconds`. After that it
+    falls back to the older check or UNKNOWN, and the call's result is stored for the next request.
     """
 
     def __init__(self, api: IntercomApi, tasks: BackgroundTasks, *, budget_seconds: float, cache_seconds: float) -> None:

@@ -22,7 +22,7 @@ PROJECTION_COLLECTIONS = ("tickets", "conversations", "contacts", "activity", "n
 
 @dataclass(frozen=True)
 class WorkspaceIdentity:
-    """What `/me` tells us about the workspace and the admin who installed the app."""
+    """The workspace and installing admin that `/me` returns after the code exchange."""
 
     workspace_id: str
     workspace_name: str | None
@@ -36,8 +36,8 @@ class Installations:
     """Read and change `installations` documents, always by (`app`, `workspace_id`).
 
     NOTE: nx-27017 0.8.1 stores a top-level datetime written with `$set` as a string and
-    ignores `$setOnInsert` on upserts, so top-level dates here are written by `insert_one` or
-    `replace_one` only; datetimes nested in a `$set` subdocument keep their type.
+    ignores `$setOnInsert` on upserts. So top-level dates here are written by `insert_one` or
+    `replace_one` only. Datetimes nested in a `$set` subdocument keep their type.
     """
 
     def __init__(self, database: AsyncDatabase, *, purge_days: int) -> None:

@@ -25,8 +25,8 @@ async def rotate_keys(
 ) -> dict[str, int]:
     """Re-encrypt installation tokens and app secrets; return how many of each were rewritten.
 
-    Raises DecryptionError (naming no value) when a stored value was encrypted with a key that
-    is no longer configured; the values rewritten before it stay valid under the new key.
+    Raises DecryptionError, which names no value, when a stored value was encrypted with a key
+    that is no longer configured. The values rewritten before it stay valid under the new key.
     """
     counts = {"tokens": 0, "app_secrets": 0}
 

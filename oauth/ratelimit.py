@@ -5,10 +5,10 @@ current one in `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Res
 time). A workspace's window follows those headers; the app's window is counted here, because
 no header covers all of an app's workspaces at once.
 
-Fairness: each workspace has at most `concurrency_per_workspace` calls in flight, and the
-app window hands out its slots in arrival order (asyncio locks wake waiters first in, first
-out), so a workspace with a thousand queued calls holds at most that many places in the queue
-and another workspace's call is served within a few turns.
+Fairness: each workspace has at most `concurrency_per_workspace` calls in flight. The app
+window hands out its slots in arrival order, because asyncio locks wake waiters first in,
+first out. So a workspace with a thousand queued calls takes at most that many places in the
+queue, and another workspace's call is served within a few turns.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ class RateLimiter:
     def _workspace_window(self, key: tuple[str, str]) -> _Window:
         window = self._workspace_windows.get(key)
         if window is None:
-            # Until Intercom's headers say otherwise, assume the documented 25,000 calls per
+            # Until Intercom's headers report the window, assume the documented 25,000 calls per
             # minute for a workspace, which is 4,166 per 10-second window.
             window = _Window(limit=25_000 // 6, remaining=25_000 // 6, reset_at=0.0)
             self._workspace_windows[key] = window

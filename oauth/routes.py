@@ -118,7 +118,7 @@ async def uninstall(app: str) -> Response:
 
 @blueprint.post("/intercom/<app>/health-check")
 async def health_check(app: str) -> Response:
-    """Answer Intercom's installation health check for `{"workspace_id": ...}`."""
+    """Reply to Intercom's installation health check for `{"workspace_id": ...}`."""
     services = _services()
     body, error = await _verified_json(app)
     if error is not None:

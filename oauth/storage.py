@@ -1,6 +1,6 @@
 """Collections written by the install flow and their indexes.
 
-`installations` holds one document per (`app`, `workspace_id`):
+`installations` has one document per (`app`, `workspace_id`):
 
     app, workspace_id   the Intercom app key and the workspace id (`/me` `app.id_code`)
     workspace_name      `/me` `app.name`
@@ -15,7 +15,7 @@
                          counts, started_at, finished_at, error}
     token_check         {state: OK|UNHEALTHY|UNKNOWN, message, checked_at}
 
-`oauth_states` holds one document per started install: `state`, `app`, `created_at`.
+`oauth_states` has one document per started install: `state`, `app`, `created_at`.
 """
 
 from __future__ import annotations

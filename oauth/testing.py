@@ -43,7 +43,7 @@ async def running_fake_intercom(clients: dict[str, str]) -> AsyncIterator[FakeIn
 
 @dataclass
 class InstallResult:
-    """Where an install walked through the fake ended: the service's last reply."""
+    """The outcome of an install walked through the fake, with the service's last reply."""
 
     callback: httpx.Response
     success: bool

@@ -96,7 +96,7 @@ async def test_backfill_resumes_after_api_failure(server, intercom):
 
     assert counts == {"tickets": 5, "conversations": 3, "contacts": 5}
     assert len(await notifications(server)) == 13
-    # The failed attempts never reached the recording view; the resumed run starts at the
+    # The failed attempts never reached the recording view. The resumed run starts at the
     # checkpoint, so the first page is fetched once and pages two and three once each.
     assert len(intercom.fake.calls_to("/tickets/search")) == 3
 
