@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -142,6 +143,11 @@ class Installations:
             )
         log.info("installation.purged", app=app, workspace_id=workspace_id, **counts)
         return counts
+
+    async def active_with_backfill(self, status: str) -> AsyncIterator[dict[str, Any]]:
+        """Yield the active installations whose backfill has `status`."""
+        async for installation in self._collection.find({"status": ACTIVE, "backfill.status": status}):
+            yield installation
 
     async def set_fields(self, app: str, workspace_id: str, fields: dict[str, Any]) -> None:
         """Set `fields` on the installation (backfill progress, token check results).

@@ -20,6 +20,7 @@ from oauth.pages import render_page
 from oauth.regions import normalize_region
 from oauth.signing import BODY_SIGNATURE_HEADER, SignatureError, verify_body_signature
 from oauth.storage import UNINSTALLED
+from oauth.throttle import ThrottledLog
 
 __all__ = ["blueprint"]
 
@@ -29,6 +30,9 @@ blueprint = Blueprint("oauth", __name__)
 
 STATE_COOKIE = "intercom_oauth_state"
 STATE_LIFETIME = timedelta(minutes=10)
+
+_signature_rejected = ThrottledLog("signature.rejected")
+_state_rejected = ThrottledLog("install.state_rejected")
 
 
 @blueprint.get("/intercom/<app>/install")
@@ -67,7 +71,7 @@ async def oauth_callback(app: str) -> Response:
 
     problem = await _consume_state(app)
     if problem is not None:
-        log.warning("install.state_rejected", app=app, reason=problem)
+        _state_rejected.warning((app, problem), app=app, reason=problem)
         return _page(400, "Install link expired or invalid", problem, link_url=_install_url(app),
                      link_text="Start the install again")
 
@@ -199,7 +203,7 @@ async def _verified_json(app: str) -> tuple[dict[str, Any], Response | None]:
     try:
         verify_body_signature(raw, request.headers.get(BODY_SIGNATURE_HEADER), registered.client_secrets)
     except SignatureError as error:
-        log.warning("signature.rejected", app=app, path=request.path, reason=str(error))
+        _signature_rejected.warning((app, request.path), app=app, path=request.path, reason=str(error))
         return {}, _json_error(401, str(error))
     try:
         body = json.loads(raw)

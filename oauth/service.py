@@ -14,7 +14,7 @@ from oauth.client import IntercomApi
 from oauth.crypto import TokenCipher
 from oauth.health import HealthChecker
 
-__all__ = ["build_intercom_api", "start_purge_loop"]
+__all__ = ["build_intercom_api", "resume_backfills", "start_background_work", "start_purge_loop"]
 
 log = structlog.get_logger(__name__)
 
@@ -53,3 +53,25 @@ def start_purge_loop(api: IntercomApi, interval_seconds: float) -> asyncio.Task:
             await asyncio.sleep(interval_seconds)
 
     return api.tasks.spawn(loop(), name="uninstall-purge")
+
+
+async def resume_backfills(api: IntercomApi) -> int:
+    """Restart the backfills a stopped process left `running`; return how many were started.
+
+    Failed backfills are not restarted here: `intercom-app backfill` resumes them on request.
+    """
+    # NOTE: two processes that start at once both resume the same backfill. Neither loses
+    # data, because stored notifications are unique, but the API calls are made twice.
+    started = 0
+    async for installation in api.installations.active_with_backfill("running"):
+        app, workspace_id = installation["app"], installation["workspace_id"]
+        api.tasks.spawn(api.backfill.run(app, workspace_id), name=f"backfill:{app}:{workspace_id}")
+        log.info("backfill.resumed", app=app, workspace_id=workspace_id)
+        started += 1
+    return started
+
+
+async def start_background_work(api: IntercomApi, settings) -> None:
+    """Start the periodic purge and resume interrupted backfills; the service calls this on start."""
+    start_purge_loop(api, settings.UNINSTALL_PURGE_INTERVAL_SECONDS)
+    await resume_backfills(api)

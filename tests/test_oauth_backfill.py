@@ -154,3 +154,28 @@ async def test_backfill_starts_on_install(start_server, intercom):
         await asyncio.sleep(0.02)
     assert installation["backfill"]["status"] == "done"
     assert len(await notifications(server)) == 13
+
+
+async def test_backfill_resumes_on_service_start(start_server, server, intercom):
+    backfill = server.services.intercom_api.backfill
+    task: asyncio.Task | None = None
+
+    def stop_in_conversations(phase: str, done: int, total: int | None) -> None:
+        if phase == "conversations":
+            task.cancel()
+
+    task = asyncio.create_task(backfill.run("default", WORKSPACE, progress=stop_in_conversations))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await server.stop()
+
+    restarted = await start_server(**intercom.settings(), BACKFILL_ON_INSTALL=False, BACKFILL_PAGE_SIZE=2,
+                                   MONGODB_DATABASE=server.settings.MONGODB_DATABASE)
+
+    for _ in range(250):
+        installation = await restarted.database.installations.find_one({"workspace_id": WORKSPACE})
+        if installation["backfill"]["status"] == "done":
+            break
+        await asyncio.sleep(0.02)
+    assert installation["backfill"]["status"] == "done"
+    assert len(await notifications(restarted)) == 13

@@ -7,11 +7,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import structlog
 
 from oauth.errors import InstallationInactive
 from oauth.fake_intercom import FakeWorkspace
 from oauth.signing import sign_body
 from oauth.testing import run_install, running_fake_intercom
+from oauth.throttle import ThrottledLog
 from tests.conftest import INTERCOM_FIXTURES, TEST_CLIENT_SECRET, TEST_WORKSPACE_ID
 
 CLIENT_ID = "test-client-id"
@@ -214,3 +216,19 @@ async def test_purge_deletes_workspace_data(server):
         assert await database[name].count_documents({"workspace_id": "wsother01"}) == 1
     assert (await installation(server))["purged_at"] is not None
     assert await installations.purge_due(now=datetime.now(UTC) + timedelta(days=31)) == []
+
+
+def test_throttled_log_counts_dropped():
+    now = [0.0]
+    throttled = ThrottledLog("signature.rejected", interval_seconds=10, clock=lambda: now[0])
+
+    with structlog.testing.capture_logs() as events:
+        logged = [throttled.warning("key", reason="bad") for _ in range(5)]
+        now[0] = 11.0
+        logged.append(throttled.warning("key", reason="bad"))
+        logged.append(throttled.warning("other", reason="bad"))
+
+    assert logged == [True, False, False, False, False, True, True]
+    assert [event["event"] for event in events] == ["signature.rejected"] * 3
+    assert events[1]["suppressed_since_last"] == 4
+    assert "suppressed_since_last" not in events[2]
