@@ -25,7 +25,7 @@ UNKNOWN = "UNKNOWN"
 class HealthChecker:
     """Decide OK, UNHEALTHY or UNKNOWN for a workspace from what is stored and a quick token check.
 
-    A stored check younger than `cache_seconds` is returned as it is. Otherwise a `/me` call
+    A stored OK younger than `cache_seconds` is returned as it is. Otherwise a `/me` call
     runs in the background, and the reply waits for it at most `budget_seconds`. After that it
     falls back to the older check or UNKNOWN, and the call's result is stored for the next request.
     """
@@ -50,8 +50,8 @@ class HealthChecker:
 
         stored = installation.get("token_check") or {}
         checked_at = stored.get("checked_at")
-        if checked_at and datetime.now(UTC) - checked_at < self._cache and stored.get("state") in (OK, UNKNOWN):
-            return {"state": stored["state"]}
+        if checked_at and datetime.now(UTC) - checked_at < self._cache and stored.get("state") == OK:
+            return {"state": OK}
 
         task = self._start_check(app, workspace_id)
         try:

@@ -181,6 +181,17 @@ async def test_health_check_api_down_unknown(server, intercom):
     answer = (await health(server)).json()
 
     assert answer == {"state": "UNKNOWN"}
+    intercom.fake.fail_next = []
+    assert (await health(server)).json() == {"state": "OK"}
+
+
+async def test_health_check_caches_ok(server, intercom):
+    assert (await health(server)).json() == {"state": "OK"}
+    calls = len(intercom.fake.calls_to("/me"))
+
+    assert (await health(server)).json() == {"state": "OK"}
+
+    assert len(intercom.fake.calls_to("/me")) == calls
 
 
 async def test_health_check_unknown_workspace(server):
