@@ -23,6 +23,7 @@ def create_app(settings: Settings, *, mongo_uri: str) -> Quart:
     from app.admin import blueprint as admin_routes
     from canvas.routes import blueprint as canvas_routes
     from oauth.routes import blueprint as oauth_routes
+    from oauth.service import start_background_work
     from webhooks.dispatcher import Dispatcher
     from webhooks.routes import blueprint as webhook_routes
 
@@ -38,6 +39,7 @@ def create_app(settings: Settings, *, mongo_uri: str) -> Quart:
     async def start_services() -> None:
         services: Services = await build_services(settings, mongo_uri)
         app.extensions["intercom"] = services
+        await start_background_work(services.intercom_api, settings)
         if settings.WORKERS_IN_PROCESS:
             services.dispatcher = Dispatcher(services)
             await services.dispatcher.start()
