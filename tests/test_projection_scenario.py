@@ -9,6 +9,7 @@ import pytest
 from app.services import build_services
 from tests.handlers.notifications import store_notifications
 from tests.handlers.projection_runs import fixture, project, projected_state, webhook_fixtures
+from tests.webhook_requests import fixture_files, fixture_signature
 from tests.handlers.fixtures import FAST, registry, wait_for  # noqa: F401  (fixture)
 from webhooks.dispatcher import Dispatcher
 
@@ -154,3 +155,22 @@ async def test_concurrent_projection_converges(services, registry):
     await asyncio.gather(*(project(services.database, registry, [body]) for body in bodies * 3))
 
     assert await projected_state(services.database) == expected
+
+
+async def test_posted_fixtures_reach_projections(start_server):
+    server = await start_server(**FAST)
+    for path in fixture_files():
+        response = await server.client.post(
+            "/intercom/default/webhooks",
+            content=path.read_bytes(),
+            headers={"Content-Type": "application/json", "X-Hub-Signature": fixture_signature(path)},
+        )
+        assert response.status_code == 200, (path.name, response.text)
+
+    await wait_for(lambda: _none_left(server.database))
+
+    ticket = await server.services.reader.ticket("default", WORKSPACE, "631")
+    assert ticket.state == "resolved"
+    conversations, _ = await server.services.reader.conversations("default", WORKSPACE, CONTACT)
+    assert {c.conversation_id: c.rating for c in conversations}[CONVERSATION] == 5
+    assert await server.database.notifications.count_documents({"status": "done"}) == len(fixture_files())

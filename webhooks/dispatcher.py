@@ -25,6 +25,7 @@ from pymongo.errors import PyMongoError
 
 from webhooks import processing_metrics as metrics
 from webhooks.leasing import FairLeaser
+from webhooks.logs import RateLimitedLog
 from webhooks.order_locks import OrderKeyGate
 from webhooks.registry import NotificationContext
 from webhooks.retention import expiry_for, sweep_expired
@@ -33,6 +34,8 @@ from webhooks.retry import RetryPolicies, RetryPolicy, backoff_seconds
 __all__ = ["Dispatcher"]
 
 log = structlog.get_logger(__name__)
+# A database outage makes every loop fail on each turn; one line a minute per event is enough.
+quiet_log = RateLimitedLog(log, interval=60.0)
 
 # Installations in these states get no processing: their notifications are marked done.
 INACTIVE_INSTALLATION_STATES = ("uninstalled", "revoked")
@@ -117,7 +120,9 @@ class Dispatcher:
                         break
                     self._start_task(document)
             except PyMongoError as error:
-                log.warning("dispatcher.lease_failed", worker_id=self.worker_id, error=str(error))
+                quiet_log.warning(
+                    "dispatcher.lease_failed", key=self.worker_id, worker_id=self.worker_id, error=str(error)
+                )
                 await asyncio.sleep(self._poll_seconds)
                 continue
             except Exception:
@@ -159,7 +164,10 @@ class Dispatcher:
                 )
                 await self._gate.renew(held, now)
             except PyMongoError as error:
-                log.warning("dispatcher.renew_failed", worker_id=self.worker_id, held=len(held), error=str(error))
+                quiet_log.warning(
+                    "dispatcher.renew_failed", key=self.worker_id, worker_id=self.worker_id, held=len(held),
+                    error=str(error),
+                )
 
     async def _housekeeping_loop(self) -> None:
         settings = self.services.settings
@@ -174,7 +182,9 @@ class Dispatcher:
                     next_sweep = clock + settings.RETENTION_SWEEP_SECONDS
                     await sweep_expired(self._database, _now())
             except PyMongoError as error:
-                log.warning("dispatcher.housekeeping_failed", worker_id=self.worker_id, error=str(error))
+                quiet_log.warning(
+                    "dispatcher.housekeeping_failed", key=self.worker_id, worker_id=self.worker_id, error=str(error)
+                )
             except Exception:
                 log.exception("dispatcher.housekeeping_crashed", worker_id=self.worker_id)
             await asyncio.sleep(max(min(next_sweep, next_metrics) - time.monotonic(), 0.05))
