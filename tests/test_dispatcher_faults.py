@@ -48,7 +48,7 @@ def run_cli(settings, *arguments: str, **overrides: object) -> subprocess.Comple
 
 
 class WorkerProcess:
-    """One `intercom-app` subprocess (`worker` unless told otherwise); its log goes to a file."""
+    """One `intercom-app` subprocess, `worker` by default, with its output in a log file."""
 
     def __init__(self, settings, log_path: Path, command: tuple[str, ...] = ("worker",), **overrides: object) -> None:
         self.log_path = log_path
