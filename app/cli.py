@@ -78,10 +78,27 @@ def serve(state: CliState, host: str | None, port: int | None) -> None:
 @cli.command()
 @click.pass_obj
 def worker(state: CliState) -> None:
-    """Process stored notifications without serving HTTP; run as many as you need."""
+    """Process stored notifications without the web routes; run as many as you need.
+
+    With METRICS_PORT set, the worker serves its Prometheus metrics at /metrics on that port.
+    """
     from app.server import run_until_signal
     from webhooks.dispatcher import Dispatcher
     from webhooks.registry import HandlerModuleError
+
+    settings = state.settings
+    if settings.METRICS_PORT:
+        # A worker serves no HTTP otherwise, so its processing metrics get their own endpoint.
+        from prometheus_client import start_http_server
+
+        try:
+            start_http_server(settings.METRICS_PORT, addr=settings.HOST)
+        except OSError as error:
+            raise click.ClickException(
+                f"cannot serve metrics on {settings.HOST}:{settings.METRICS_PORT} ({error}); "
+                "give each worker on a host its own METRICS_PORT, or 0 to serve none"
+            ) from None
+        click.echo(f"metrics on http://{settings.HOST}:{settings.METRICS_PORT}/metrics", err=True)
 
     async def main(stop: asyncio.Event) -> None:
         async with state.services() as services:

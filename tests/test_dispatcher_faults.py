@@ -10,10 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from app.services import build_services
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, free_port
 from tests.handlers.notifications import make_body, store_notifications
 from tests.handlers.fixtures import FAST, open_dispatcher, wait_for  # noqa: F401  (fixture)
 
@@ -242,3 +243,17 @@ async def test_worker_rejects_missing_module(database_of):
 
     assert result.returncode == 1
     assert "HANDLER_MODULES entry 'tests.handlers.no_such_module' could not be imported" in result.stderr
+
+
+async def test_worker_serves_processing_metrics(database_of, workers):
+    settings, database = database_of
+    port = free_port()
+    await store_notifications(database, [make_body("metrics.worker", {"type": "thing"})])
+    workers(settings, HANDLER_MODULES="tests.handlers.counting", METRICS_PORT=port, HOST="127.0.0.1")
+    await wait_for(lambda: database.notifications.find_one({"status": "done"}), timeout=20)
+
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"http://127.0.0.1:{port}/metrics")
+
+    assert response.status_code == 200
+    assert 'intercom_notifications_processed_total{outcome="done",topic="metrics.worker"} 1.0' in response.text
