@@ -3,6 +3,10 @@
 Each projection is a handler like any other: tickets, conversations and contacts keep the
 newest state of each object, and the activity timeline keeps one entry per notification and
 contact. All of them are order-insensitive and idempotent.
+
+NOTE: deletion topics (`conversation.deleted`, `contact.deleted`, ...) carry only an id, and
+the projections keep the last known state instead of removing the document, because a
+deletion that arrives before an older update would otherwise be undone by it.
 """
 
 from __future__ import annotations
