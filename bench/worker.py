@@ -71,7 +71,7 @@ def run() -> str:
         lines += [
             "On nx-27017 0.8.1 a query that does not select by `_id` scans the collection, so the "
             "single database process is the bottleneck. Throughput falls as notifications accumulate, "
-            "and a second worker adds contention rather than speed.",
+            "and a second worker adds little or no speed.",
             "",
         ]
     return "\n".join(lines)
