@@ -1,7 +1,7 @@
 """Reading Intercom item fields for the projections: times, ids, text and version strings.
 
-Every function accepts null, missing or wrongly typed fields and returns None (or an empty
-list) for them, so a handler never fails on a sparse payload.
+Every function accepts null, missing or wrongly typed values without raising, so a sparse
+payload gives empty fields instead of a failed handler.
 """
 
 from __future__ import annotations
