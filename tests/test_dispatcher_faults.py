@@ -13,9 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+import app.embedded_db
+from app.embedded_db import EmbeddedMongo
 from app.services import build_services
 from tests.conftest import REPO_ROOT, free_port
 from tests.handlers.notifications import make_body, store_notifications
+from webhooks.dispatcher import Dispatcher
 from tests.handlers.fixtures import FAST, open_dispatcher, wait_for  # noqa: F401  (fixture)
 
 
@@ -257,3 +260,40 @@ async def test_worker_serves_processing_metrics(database_of, workers):
 
     assert response.status_code == 200
     assert 'intercom_notifications_processed_total{outcome="done",topic="metrics.worker"} 1.0' in response.text
+
+
+async def test_database_restart_loses_nothing(make_settings, tmp_path, monkeypatch):
+    embedded = EmbeddedMongo(tmp_path / "restart-mongo")
+    embedded.start()
+    port = embedded.port
+    settings = make_settings(**FAST, MONGODB_URI=embedded.uri, HANDLER_MODULES="tests.handlers.counting",
+                             WORKER_MAX_ATTEMPTS=20)
+    services = await build_services(settings, settings.MONGODB_URI)
+    dispatcher = Dispatcher(services)
+    try:
+        database = services.database
+        stored = await store_notifications(
+            database, [make_body("test.outage", {"type": "thing", "id": str(i), "sleep_seconds": 0.01}) for i in range(200)]
+        )
+        await dispatcher.start()
+        await wait_for(lambda: _runs_at_least(database, 30))
+        done_before_outage = await database.notifications.count_documents({"status": "done"})
+
+        await asyncio.to_thread(embedded.stop)
+        await asyncio.sleep(1.5)
+        monkeypatch.setattr(app.embedded_db, "_free_port", lambda: port)
+        await asyncio.to_thread(embedded.start)
+
+        await wait_for(lambda: _count(database.notifications, 200, {"status": "done"}), timeout=90)
+        run_ids = {run["notification_id"] async for run in database.handler_runs.find()}
+        assert run_ids == {document["notification_id"] for document in stored}
+        assert await database.notifications.count_documents({"status": "dead"}) == 0
+        assert done_before_outage < 200
+    finally:
+        await dispatcher.stop(2.0)
+        await services.close()
+        embedded.stop()
+
+
+async def _runs_at_least(database, expected: int) -> bool:
+    return await database.handler_runs.count_documents({}) >= expected
