@@ -1,4 +1,4 @@
-"""Fault tests with real `intercom-app worker` processes: SIGKILL, SIGTERM, dead letters and replay."""
+"""Fault tests: workers killed or stopped, dead letters and replay, a database restart, worker metrics."""
 
 from __future__ import annotations
 
