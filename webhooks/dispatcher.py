@@ -193,7 +193,7 @@ class Dispatcher:
 
     async def _process(self, document: dict[str, Any]) -> None:
         fields = _log_fields(document)
-        topic = document.get("topic") or ""
+        topic = metrics.topic_label(document.get("topic") or "")
         started = time.perf_counter()
         try:
             outcome = await self._attempt(document, fields)

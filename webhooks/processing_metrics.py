@@ -15,6 +15,7 @@ __all__ = [
     "PROCESSING_SECONDS",
     "QUEUE_DEPTH",
     "refresh_queue_gauges",
+    "topic_label",
 ]
 
 log = structlog.get_logger(__name__)
@@ -47,6 +48,22 @@ OUTCOMES = Counter(
 )
 
 _apps_by_status: dict[str, set[str]] = {}
+
+# Topics come from signed payloads, and Intercom's topic catalogue has roughly a hundred
+# entries (an estimate). The cap keeps a misbehaving sender from growing the label set forever.
+MAX_TOPIC_LABELS = 300
+OTHER_TOPIC_LABEL = "other"
+_topic_labels: set[str] = set()
+
+
+def topic_label(topic: str) -> str:
+    """Return `topic` as a metric label, or "other" once MAX_TOPIC_LABELS topics have been seen."""
+    if topic in _topic_labels:
+        return topic
+    if len(_topic_labels) >= MAX_TOPIC_LABELS:
+        return OTHER_TOPIC_LABEL
+    _topic_labels.add(topic)
+    return topic
 
 
 async def refresh_queue_gauges(database: AsyncDatabase, now: datetime | None = None) -> None:
