@@ -107,5 +107,7 @@ def _response_message(response: httpx.Response) -> str:
     return response.text.strip()[:200]
 
 
-COMMANDS: list[click.Command] = []
+from webhooks.processing_commands import PROCESSING_COMMANDS  # noqa: E402
+
+COMMANDS: list[click.Command] = [*PROCESSING_COMMANDS]
 SIMULATE_COMMANDS: list[click.Command] = [simulate_webhooks]
