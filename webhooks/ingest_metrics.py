@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -48,7 +50,8 @@ WARNING_LEVELS = (100, 250, 500, 750, 900, 1000)
 class ErrorStreaks:
     """Count consecutive error responses per app and warn as they approach Intercom's pause threshold."""
 
-    def __init__(self) -> None:
+    def __init__(self, logger: Any = log) -> None:
+        self._logger = logger
         self._streaks: dict[str, int] = {}
 
     def record(self, app: str, status: int) -> int:
@@ -62,7 +65,7 @@ class ErrorStreaks:
         self._streaks[app] = streak
         CONSECUTIVE_ERRORS.labels(app).set(streak)
         if streak in WARNING_LEVELS:
-            log.warning(
+            self._logger.warning(
                 "webhook.error_streak",
                 app=app,
                 consecutive_errors=streak,
