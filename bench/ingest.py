@@ -240,6 +240,11 @@ def run_wrk(url: str, prefix: Path, connections: int, *, duration: str, script: 
     raise RuntimeError(f"wrk printed no totals (exit {process.returncode}): {stderr or stdout}")
 
 
+def load_average() -> str:
+    """Return the 1-minute load average, which shows other work competing for the cores."""
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
 def require_wrk() -> None:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed; install it with `apt-get install wrk` (make bench does so as root)")
@@ -248,6 +253,7 @@ def require_wrk() -> None:
 def run() -> str:
     """Run the ingest benchmark and return its Markdown section."""
     require_wrk()
+    load_before = load_average()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as temporary:
         work_dir = Path(temporary)
@@ -272,7 +278,7 @@ def run() -> str:
                 rows.append((connections, baseline, durable, stored))
                 for path in work_dir.glob(f"bodies-{connections}.*"):
                     path.unlink()
-    return _section(rows)
+    return _section(rows, load_before)
 
 
 def _check_durable(durable: WrkResult, stored: int) -> None:
@@ -287,7 +293,7 @@ def _check_durable(durable: WrkResult, stored: int) -> None:
         raise RuntimeError(f"{stored} notifications stored but only {durable.sent} sent")
 
 
-def _section(rows: list[tuple[int, WrkResult, WrkResult, int]]) -> str:
+def _section(rows: list[tuple[int, WrkResult, WrkResult, int]], load_before: str) -> str:
     lines = [
         "## Webhook ingest",
         "",
@@ -312,7 +318,9 @@ def _section(rows: list[tuple[int, WrkResult, WrkResult, int]]) -> str:
     lines += [
         "",
         "Stored counts the documents the level added; it may exceed Acknowledged by the requests "
-        "still in flight when wrk stopped, and the run fails if it is ever smaller.",
+        "still in flight when wrk stopped, and the run fails if it is ever smaller. "
+        f"Load average before the run: {load_before}; wrk, both servers and the embedded database "
+        "share the machine's cores.",
         "",
     ]
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from pathlib import Path
 from bench.ingest import (
     LUA_SCRIPT,
     WRK_THREADS,
+    load_average,
     require_wrk,
     run_wrk,
     start_service,
@@ -32,6 +33,7 @@ MAX_SECONDS = 240
 def run() -> str:
     """Run the memory benchmark and return its Markdown section."""
     require_wrk()
+    load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as temporary:
         work_dir = Path(temporary)
         script = work_dir / "webhooks.lua"
@@ -60,7 +62,7 @@ def run() -> str:
             database = _memory_kib(database_pid)
             data_bytes = sum(path.stat().st_size for path in (work_dir / "data" / "mongo").rglob("*") if path.is_file())
 
-    return _section(idle, loaded, database, data_bytes, stored, elapsed)
+    return _section(idle, loaded, database, data_bytes, stored, elapsed, load_before)
 
 
 def _memory_kib(pid: int) -> dict[str, int]:
@@ -74,7 +76,8 @@ def _memory_kib(pid: int) -> dict[str, int]:
     return values
 
 
-def _section(idle: dict, loaded: dict, database: dict, data_bytes: int, stored: int, elapsed: float) -> str:
+def _section(idle: dict, loaded: dict, database: dict, data_bytes: int, stored: int, elapsed: float,
+             load_before: str) -> str:
     return "\n".join([
         f"## Memory after {NOTIFICATIONS:,} notifications",
         "",
@@ -89,7 +92,8 @@ def _section(idle: dict, loaded: dict, database: dict, data_bytes: int, stored: 
         f"| embedded database (nx-27017) | | {_mib(database['VmRSS'])} | {_mib(database['VmHWM'])} |",
         "",
         f"{stored:,} of {NOTIFICATIONS:,} notifications stored in {elapsed:.0f} s "
-        f"(the run stops after {MAX_SECONDS} s); the embedded database files take {data_bytes / 2**20:,.0f} MiB.",
+        f"(the run stops after {MAX_SECONDS} s); the embedded database files take {data_bytes / 2**20:,.0f} MiB. "
+        f"Load average before the run: {load_before}.",
         "",
     ])
 
