@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from datetime import datetime, timedelta
 from typing import Any
 
 import pymongo
@@ -21,7 +20,7 @@ from pymongo.errors import BulkWriteError, PyMongoError
 
 from webhooks.ingest_metrics import BATCH_SIZE
 
-__all__ = ["Inbox", "InboxUnavailable", "StoreOutcome", "retention_expiry"]
+__all__ = ["Inbox", "InboxUnavailable", "StoreOutcome"]
 
 log = structlog.get_logger(__name__)
 
@@ -37,18 +36,6 @@ class StoreOutcome(enum.Enum):
 
 class InboxUnavailable(Exception):
     """Raised when the database did not acknowledge a document; the sender should retry later."""
-
-
-def retention_expiry(settled_at: datetime, *, retention_days: int, replay_window_seconds: int) -> datetime:
-    """Return the `expires_at` for a notification settled (done, dead or ignored) at `settled_at`.
-
-    The notification document is also the deduplication record, and the receiver accepts a
-    notification up to the replay window after its `created_at`. Keeping the document for at
-    least the window after it settles keeps a replayed copy a duplicate, so this returns the
-    later of the retention period and the replay window.
-    """
-    keep = max(timedelta(days=retention_days), timedelta(seconds=replay_window_seconds))
-    return settled_at + keep
 
 
 class Inbox:
