@@ -70,8 +70,14 @@ class Inbox:
         self._pending.append((document, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_pending())
-        # Shield: a client that disconnects must not cancel a write other requests share.
-        return await asyncio.shield(future)
+        # Shield: a client that disconnects must not cancel a write other requests share. The
+        # wait is bounded from enqueueing, because a request queued behind slow batches would
+        # otherwise wait for them too. A document written after that still counts: the 503 makes
+        # Intercom retry, and the retry is a duplicate.
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self._timeout_seconds)
+        except TimeoutError:
+            raise InboxUnavailable(f"the insert was not acknowledged within {self._timeout_seconds} s") from None
 
     async def _flush_pending(self) -> None:
         while self._pending:

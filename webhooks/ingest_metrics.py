@@ -20,7 +20,8 @@ log = structlog.get_logger(__name__)
 RECEIVED = Counter(
     "intercom_webhooks_received_total",
     "Webhook requests answered, by app key, topic and outcome "
-    "(stored, duplicate, ignored_old, unknown_app, forbidden, too_large, bad_signature, bad_body, unavailable).",
+    "(stored, duplicate, ignored_old, unknown_app, forbidden, too_large, timeout, bad_signature, bad_body, "
+    "unavailable).",
     ["app", "topic", "outcome"],
 )
 ACK_SECONDS = Histogram(
