@@ -30,7 +30,15 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
+# The ingest and memory benchmarks drive the service with Debian's wrk; install it when missing and we may.
 bench: $(STAMP)
+	@if ! command -v wrk >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
+		else \
+			echo "NOTE: wrk is missing and this user cannot install it; the ingest and memory benchmarks will fail"; \
+		fi; \
+	fi
 	$(BIN)/python -m bench
 
 clean:

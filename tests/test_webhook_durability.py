@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import httpx
 
 import app.embedded_db
 from app.embedded_db import EmbeddedMongo
 from tests.webhook_requests import fixture_files, make_body, post_signed
-from webhooks.inbox import retention_expiry
 
 
 async def test_concurrent_requests_share_batches(live_server):
@@ -118,13 +117,3 @@ async def test_development_processes_old_fixtures(live_server):
     response = await post_signed(live_server.client, path.read_bytes())
 
     assert response.json()["status"] == "stored"
-
-
-def test_retention_covers_replay_window():
-    settled = datetime(2026, 1, 1, tzinfo=timezone.utc)
-
-    short_retention = retention_expiry(settled, retention_days=1, replay_window_seconds=7 * 24 * 3600)
-    long_retention = retention_expiry(settled, retention_days=30, replay_window_seconds=3600)
-
-    assert short_retention == settled + timedelta(days=7)
-    assert long_retention == settled + timedelta(days=30)

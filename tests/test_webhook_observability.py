@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import re
 
-import structlog
-
-from structlog.testing import capture_logs
-
 from oauth.signing import sign_hub
 from tests.webhook_requests import WEBHOOK_PATH, make_body, post_signed
 from webhooks.ingest_metrics import ErrorStreaks
@@ -45,51 +41,68 @@ async def test_metrics_count_outcomes(live_server):
     assert metric_value(after, "intercom_webhook_consecutive_errors", app="default") == 1
 
 
+class RecordingLogger:
+    """A logger that keeps each call as (level, event, fields)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict]] = []
+
+    def warning(self, event: str, **fields) -> None:
+        self.calls.append(("warning", event, fields))
+
+    def error(self, event: str, **fields) -> None:
+        self.calls.append(("error", event, fields))
+
+
 async def test_bad_signature_warnings_rate_limited(live_server):
     body = make_body()
+    recorder = RecordingLogger()
+    live_server.app.extensions["webhook_receiver"].warnings = RateLimitedLog(recorder)
 
-    with capture_logs() as logs:
-        for _ in range(20):
-            response = await live_server.client.post(
-                WEBHOOK_PATH, content=body, headers={"X-Hub-Signature": sign_hub(body, "x")}
-            )
-            assert response.status_code == 401
+    for _ in range(20):
+        response = await live_server.client.post(
+            WEBHOOK_PATH, content=body, headers={"X-Hub-Signature": sign_hub(body, "x")}
+        )
+        assert response.status_code == 401
 
-    warnings = [entry for entry in logs if entry["event"] == "webhook.bad_signature"]
+    warnings = [fields for level, event, fields in recorder.calls if event == "webhook.bad_signature"]
     assert len(warnings) == 1
     assert warnings[0]["app"] == "default"
     assert "X-Hub-Signature" in warnings[0]["reason"]
 
 
 def test_error_streak_warns_near_pause():
-    streaks = ErrorStreaks()
+    recorder = RecordingLogger()
+    streaks = ErrorStreaks(recorder)
 
-    with capture_logs() as logs:
-        for _ in range(99):
-            streaks.record("streak-app", 503)
-        assert logs == []
-        assert streaks.record("streak-app", 503) == 100
+    for _ in range(99):
+        streaks.record("streak-app", 503)
+    assert recorder.calls == []
+    assert streaks.record("streak-app", 503) == 100
 
-    assert logs[0]["event"] == "webhook.error_streak"
-    assert logs[0]["consecutive_errors"] == 100
-    assert logs[0]["pause_threshold"] == 1000
+    level, event, fields = recorder.calls[0]
+    assert level == "warning"
+    assert event == "webhook.error_streak"
+    assert fields["consecutive_errors"] == 100
+    assert fields["pause_threshold"] == 1000
     assert streaks.record("streak-app", 200) == 0
     assert streaks.record("streak-app", 401) == 1
 
 
 def test_rate_limited_log_counts_suppressed():
     now = [0.0]
-    with capture_logs() as logs:
-        limited = RateLimitedLog(structlog.get_logger("test"), interval=60.0, clock=lambda: now[0])
+    recorder = RecordingLogger()
+    limited = RateLimitedLog(recorder, interval=60.0, clock=lambda: now[0])
 
-        first = limited.warning("bad", key="a", app="a")
-        repeats = [limited.warning("bad", key="a", app="a") for _ in range(5)]
-        other_key = limited.warning("bad", key="b", app="b")
-        now[0] = 61.0
-        later = limited.warning("bad", key="a", app="a")
+    first = limited.warning("bad", key="a", app="a")
+    repeats = [limited.warning("bad", key="a", app="a") for _ in range(5)]
+    other_key = limited.warning("bad", key="b", app="b")
+    now[0] = 61.0
+    later = limited.error("bad", key="a", app="a")
 
     assert first is True
     assert repeats == [False] * 5
     assert other_key is True
     assert later is True
-    assert [entry.get("suppressed") for entry in logs] == [None, None, 5]
+    assert [fields.get("suppressed") for _, _, fields in recorder.calls] == [None, None, 5]
+    assert recorder.calls[-1][0] == "error"

@@ -8,6 +8,7 @@ import json
 import pytest
 from pymongo.errors import DuplicateKeyError
 
+from app.embedded_db import EmbeddedMongo
 from oauth.signing import sign_hub
 from tests.conftest import TEST_WORKSPACE_ID
 from tests.webhook_requests import WEBHOOK_PATH, fixture_files, fixture_signature, make_body, post_signed
@@ -109,6 +110,29 @@ async def test_unknown_app_gets_404(live_server):
     assert response.status_code == 404
     assert "'nosuchapp'" in response.json()["error"]
     assert await live_server.database.notifications.count_documents({}) == 0
+
+
+async def test_head_unknown_app_gets_404(live_server):
+    response = await live_server.client.head("/intercom/nosuchapp/webhooks")
+
+    assert response.status_code == 404
+
+
+async def test_database_down_gets_503(start_server, tmp_path):
+    embedded = EmbeddedMongo(tmp_path / "stopped-mongo")
+    embedded.start()
+    try:
+        server = await start_server(
+            MONGODB_URI=embedded.uri, WEBHOOK_INSERT_TIMEOUT_SECONDS=0.3, WORKERS_IN_PROCESS=False
+        )
+        await asyncio.to_thread(embedded.stop)
+
+        response = await post_signed(server.client, make_body())
+    finally:
+        embedded.stop()
+
+    assert response.status_code == 503
+    assert response.json()["error"] == "the notification could not be stored; retry later"
 
 
 async def test_unknown_topic_and_workspace_stored(live_server):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from datetime import datetime, timedelta
 from typing import Any
 
 import pymongo
@@ -21,7 +20,7 @@ from pymongo.errors import BulkWriteError, PyMongoError
 
 from webhooks.ingest_metrics import BATCH_SIZE
 
-__all__ = ["Inbox", "InboxUnavailable", "StoreOutcome", "retention_expiry"]
+__all__ = ["Inbox", "InboxUnavailable", "StoreOutcome"]
 
 log = structlog.get_logger(__name__)
 
@@ -37,18 +36,6 @@ class StoreOutcome(enum.Enum):
 
 class InboxUnavailable(Exception):
     """Raised when the database did not acknowledge a document; the sender should retry later."""
-
-
-def retention_expiry(settled_at: datetime, *, retention_days: int, replay_window_seconds: int) -> datetime:
-    """Return the `expires_at` for a notification settled (done, dead or ignored) at `settled_at`.
-
-    The notification document is also the deduplication record, and the receiver accepts a
-    notification up to the replay window after its `created_at`. Keeping the document for at
-    least the window after it settles keeps a replayed copy a duplicate, so this returns the
-    later of the retention period and the replay window.
-    """
-    keep = max(timedelta(days=retention_days), timedelta(seconds=replay_window_seconds))
-    return settled_at + keep
 
 
 class Inbox:
@@ -83,8 +70,14 @@ class Inbox:
         self._pending.append((document, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_pending())
-        # Shield: a client that disconnects must not cancel a write other requests share.
-        return await asyncio.shield(future)
+        # Shield: a client that disconnects must not cancel a write other requests share. The
+        # wait is bounded from enqueueing, because a request queued behind slow batches would
+        # otherwise wait for them too. A document written after that still counts: the 503 makes
+        # Intercom retry, and the retry is a duplicate.
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self._timeout_seconds)
+        except TimeoutError:
+            raise InboxUnavailable(f"the insert was not acknowledged within {self._timeout_seconds} s") from None
 
     async def _flush_pending(self) -> None:
         while self._pending:

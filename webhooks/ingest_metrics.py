@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -18,7 +20,8 @@ log = structlog.get_logger(__name__)
 RECEIVED = Counter(
     "intercom_webhooks_received_total",
     "Webhook requests answered, by app key, topic and outcome "
-    "(stored, duplicate, ignored_old, unknown_app, forbidden, too_large, bad_signature, bad_body, unavailable).",
+    "(stored, duplicate, ignored_old, unknown_app, forbidden, too_large, timeout, bad_signature, bad_body, "
+    "unavailable).",
     ["app", "topic", "outcome"],
 )
 ACK_SECONDS = Histogram(
@@ -48,7 +51,8 @@ WARNING_LEVELS = (100, 250, 500, 750, 900, 1000)
 class ErrorStreaks:
     """Count consecutive error responses per app and warn as they approach Intercom's pause threshold."""
 
-    def __init__(self) -> None:
+    def __init__(self, logger: Any = log) -> None:
+        self._logger = logger
         self._streaks: dict[str, int] = {}
 
     def record(self, app: str, status: int) -> int:
@@ -62,7 +66,7 @@ class ErrorStreaks:
         self._streaks[app] = streak
         CONSECUTIVE_ERRORS.labels(app).set(streak)
         if streak in WARNING_LEVELS:
-            log.warning(
+            self._logger.warning(
                 "webhook.error_streak",
                 app=app,
                 consecutive_errors=streak,

@@ -24,9 +24,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from oauth.signing import HUB_SIGNATURE_HEADER, SignatureError, verify_hub_signature
 from webhooks.allowlist import SourceAllowlist
 from webhooks.envelope import Envelope, EnvelopeError, parse_envelope
-from webhooks.inbox import Inbox, InboxUnavailable, StoreOutcome, retention_expiry
+from webhooks.inbox import Inbox, InboxUnavailable, StoreOutcome
 from webhooks.ingest_metrics import ACK_SECONDS, RECEIVED, ErrorStreaks
 from webhooks.logs import RateLimitedLog
+from webhooks.retention import expiry_for
 
 __all__ = ["blueprint"]
 
@@ -211,8 +212,9 @@ async def _store(receiver: Receiver, services: Any, app_key: str, envelope: Enve
         # can be replayed by hand if the sender's clock was wrong.
         document["status"] = "ignored"
         document["processed_at"] = now
-        document["expires_at"] = retention_expiry(
+        document["expires_at"] = expiry_for(
             now,
+            envelope.created_datetime,
             retention_days=settings.NOTIFICATION_RETENTION_DAYS,
             replay_window_seconds=settings.WEBHOOK_REPLAY_WINDOW_SECONDS,
         )

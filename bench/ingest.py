@@ -1,0 +1,336 @@
+"""Webhook ingest benchmark: durable acknowledgements per second and latency against a bare route.
+
+`python -m bench ingest` starts `intercom-app serve` (embedded database, WORKERS_IN_PROCESS=0)
+and `python -m bench.bare_app` as separate processes, then drives each with `wrk` over loopback
+at 16, 64 and 256 connections. Every request to the service carries a unique, signed
+notification, so each 200 is one stored document. The run fails when a level stores fewer
+documents than it acknowledged (a lost notification) or more than it sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from pymongo import MongoClient
+
+from oauth.signing import sign_hub
+
+__all__ = ["ServerProcess", "run", "run_wrk", "start_service", "write_bodies"]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = REPO_ROOT.parent / "shared" / "fixtures" / "intercom" / "webhook.conversation.user.replied.json"
+BENCH_SECRET = "bench_client_secret_not_real"
+WEBHOOK_PATH = "/intercom/default/webhooks"
+
+CONNECTION_LEVELS = (16, 64, 256)
+DURATION_SECONDS = 8
+WRK_THREADS = 2
+# Unique bodies written per level. A level that sends more fails, because it would repeat notifications.
+BODIES_PER_LEVEL = 60_000
+
+LUA_SCRIPT = r"""
+-- Thread i sends the lines of <prefix>.<i> in order: "<X-Hub-Signature>\t<body>".
+local counter = 0
+local threads = {}
+
+function setup(thread)
+  thread:set("thread_index", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  stop_when_exhausted = args[2] == "stop"
+  signatures, bodies = {}, {}
+  for line in io.lines(args[1] .. "." .. thread_index) do
+    local tab = line:find("\t", 1, true)
+    signatures[#signatures + 1] = line:sub(1, tab - 1)
+    bodies[#bodies + 1] = line:sub(tab + 1)
+  end
+  position, sent, acked, rejected, wrapped = 0, 0, 0, 0, 0
+end
+
+function request()
+  position = position + 1
+  if position > #bodies then
+    position = 1
+    wrapped = wrapped + 1
+    if stop_when_exhausted then wrk.thread:stop() end
+  end
+  sent = sent + 1
+  local headers = {["Content-Type"] = "application/json", ["X-Hub-Signature"] = signatures[position]}
+  return wrk.format("POST", nil, headers, bodies[position])
+end
+
+function response(status, headers, body)
+  if status == 200 then acked = acked + 1 else rejected = rejected + 1 end
+end
+
+function done(summary, latency, requests)
+  local totals = {sent = 0, acked = 0, rejected = 0, wrapped = 0}
+  for _, thread in ipairs(threads) do
+    for name, _ in pairs(totals) do totals[name] = totals[name] + thread:get(name) end
+  end
+  local errors = summary.errors
+  io.write(string.format(
+    'BENCH {"requests": %d, "duration_us": %d, "sent": %d, "acked": %d, "rejected": %d, "wrapped": %d, ' ..
+    '"p50_us": %d, "p99_us": %d, "max_us": %d, "socket_errors": %d, "timeouts": %d}\n',
+    summary.requests, summary.duration, totals.sent, totals.acked, totals.rejected, totals.wrapped,
+    latency:percentile(50), latency:percentile(99), latency.max,
+    errors.connect + errors.read + errors.write, errors.timeout))
+end
+"""
+
+
+@dataclass
+class WrkResult:
+    """The totals `wrk` printed for one run."""
+
+    connections: int
+    requests: int
+    duration_us: int
+    sent: int
+    acked: int
+    rejected: int
+    wrapped: int
+    p50_us: int
+    p99_us: int
+    max_us: int
+    socket_errors: int
+    timeouts: int
+
+    @property
+    def acked_per_second(self) -> float:
+        return self.acked / (self.duration_us / 1e6)
+
+
+class ServerProcess:
+    """One HTTP server in a child process, stopped with SIGTERM on exit."""
+
+    def __init__(self, command: list[str], *, port: int, env: dict[str, str], log_path: Path) -> None:
+        self.command = command
+        self.port = port
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "ServerProcess":
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                self.command, env=self.env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        self._wait_until_healthy(timeout=60.0)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def _wait_until_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.command} exited with code {self.process.returncode}; see {self.log_path}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.command} did not return 200 from /healthz within {timeout:.0f} s; see {self.log_path}")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_service(work_dir: Path, *, workers_in_process: bool) -> ServerProcess:
+    """Return an `intercom-app serve` process on a free port with its own DATA_DIR."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "APP_ENV": "development",
+        "DATA_DIR": str(work_dir / "data"),
+        "INTERCOM_CLIENT_SECRET": BENCH_SECRET,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        "WORKERS_IN_PROCESS": "1" if workers_in_process else "0",
+    }
+    env.pop("MONGODB_URI", None)
+    command = [sys.executable, "-m", "app", "serve"]
+    return ServerProcess(command, port=port, env=env, log_path=work_dir / "service.log")
+
+
+def stored_count(work_dir: Path, *, exact: bool = True) -> int:
+    """Count the notifications in the service's embedded database; `exact=False` reads the cheaper estimate."""
+    port = int((work_dir / "data" / "mongo" / "nx-27017.port").read_text())
+    with MongoClient("127.0.0.1", port, directConnection=True) as client:
+        notifications = client["intercom_app"].notifications
+        return notifications.count_documents({}) if exact else notifications.estimated_document_count()
+
+
+def write_bodies(prefix: Path, count: int, threads: int) -> None:
+    """Write `count` unique signed notification bodies into `<prefix>.<thread>` files."""
+    template = json.loads(TEMPLATE.read_bytes())
+    template["id"] = "NOTIFICATION_ID"
+    template["created_at"] = int(time.time())
+    compact = json.dumps(template, separators=(",", ":"), ensure_ascii=False)
+
+    handles = [open(f"{prefix}.{thread}", "w", encoding="utf-8") for thread in range(threads)]
+    try:
+        for index in range(count):
+            body = compact.replace("NOTIFICATION_ID", f"notif_{uuid.uuid4()}", 1).encode()
+            handles[index % threads].write(f"{sign_hub(body, BENCH_SECRET)}\t{body.decode()}\n")
+    finally:
+        for handle in handles:
+            handle.close()
+
+
+def run_wrk(url: str, prefix: Path, connections: int, *, duration: str, script: Path,
+            finished: Callable[[], bool] | None = None) -> WrkResult:
+    """Run wrk against `url` with the bodies under `prefix`; return its totals.
+
+    With `finished`, each wrk thread stops once it has sent its bodies, and wrk is interrupted
+    (SIGINT, which makes it print its totals) as soon as `finished()` returns True. Without it,
+    wrk cycles through the bodies for the whole `duration`.
+    """
+    command = [
+        "wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{duration}", "--timeout", "10s",
+        "-s", str(script), url + WEBHOOK_PATH, "--", str(prefix), "stop" if finished else "cycle",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # wrk runs for the whole duration even after its threads stop, so poll for the end instead.
+    while finished is not None and process.poll() is None:
+        time.sleep(1.0)
+        if finished():
+            process.send_signal(signal.SIGINT)
+            break
+    stdout, stderr = process.communicate()
+
+    for line in stdout.splitlines():
+        if line.startswith("BENCH "):
+            return WrkResult(connections=connections, **json.loads(line[len("BENCH "):]))
+    raise RuntimeError(f"wrk printed no totals (exit {process.returncode}): {stderr or stdout}")
+
+
+def load_average() -> str:
+    """Return the 1-minute load average, which shows other work competing for the cores."""
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+def require_wrk() -> None:
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed; install it with `apt-get install wrk` (make bench does so as root)")
+
+
+def run() -> str:
+    """Run the ingest benchmark and return its Markdown section."""
+    require_wrk()
+    load_before = load_average()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as temporary:
+        work_dir = Path(temporary)
+        script = work_dir / "webhooks.lua"
+        script.write_text(LUA_SCRIPT)
+        bare_port = free_port()
+        bare = ServerProcess(
+            [sys.executable, "-m", "bench.bare_app", "--port", str(bare_port)],
+            port=bare_port, env=dict(os.environ), log_path=work_dir / "bare.log",
+        )
+        with start_service(work_dir, workers_in_process=False) as service, bare:
+            for connections in CONNECTION_LEVELS:
+                prefix = work_dir / f"bodies-{connections}"
+                write_bodies(prefix, BODIES_PER_LEVEL, WRK_THREADS)
+                baseline = run_wrk(bare.url, prefix, connections, duration=f"{DURATION_SECONDS}s", script=script)
+
+                before = stored_count(work_dir)
+                durable = run_wrk(service.url, prefix, connections, duration=f"{DURATION_SECONDS}s", script=script)
+                time.sleep(1.0)  # let requests still in flight when wrk stopped finish their inserts
+                stored = stored_count(work_dir) - before
+                _check_durable(durable, stored)
+                rows.append((connections, baseline, durable, stored))
+                for path in work_dir.glob(f"bodies-{connections}.*"):
+                    path.unlink()
+    return _section(rows, load_before)
+
+
+def _check_durable(durable: WrkResult, stored: int) -> None:
+    if durable.wrapped:
+        raise RuntimeError(
+            f"{durable.connections} connections sent more than BODIES_PER_LEVEL={BODIES_PER_LEVEL} requests; "
+            "raise it so every request carries a new notification"
+        )
+    if stored < durable.acked:
+        raise RuntimeError(f"LOST NOTIFICATIONS: {durable.acked} acknowledged but only {stored} stored")
+    if stored > durable.sent:
+        raise RuntimeError(f"{stored} notifications stored but only {durable.sent} sent")
+
+
+def _section(rows: list[tuple[int, WrkResult, WrkResult, int]], load_before: str) -> str:
+    lines = [
+        "## Webhook ingest",
+        "",
+        f"Command: `python -m bench ingest` (wrk {WRK_THREADS} threads, {DURATION_SECONDS} s per run, "
+        "loopback). The service is `intercom-app serve` with WORKERS_IN_PROCESS=0 and the embedded "
+        "database; the baseline is `python -m bench.bare_app`, the same Quart and Hypercorn stack "
+        "answering 200 without verification or storage. Each request is a unique signed "
+        f"`conversation.user.replied` notification of {_body_size()} bytes. Latency is measured by wrk "
+        "from request to response.",
+        "",
+        "| Connections | Bare req/s | Bare p50 / p99 ms | Durable acks/s | Durable p50 / p99 ms | Ratio | "
+        "Non-200 | Acknowledged | Stored |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for connections, baseline, durable, stored in rows:
+        ratio = durable.acked_per_second / baseline.acked_per_second if baseline.acked else 0.0
+        lines.append(
+            f"| {connections} | {baseline.acked_per_second:,.0f} | {_ms(baseline.p50_us)} / {_ms(baseline.p99_us)} "
+            f"| {durable.acked_per_second:,.0f} | {_ms(durable.p50_us)} / {_ms(durable.p99_us)} | {ratio:.0%} "
+            f"| {durable.rejected + durable.socket_errors + durable.timeouts} | {durable.acked:,} | {stored:,} |"
+        )
+    lines += [
+        "",
+        "Stored counts the documents the level added; it may exceed Acknowledged by the requests "
+        "still in flight when wrk stopped, and the run fails if it is ever smaller. "
+        f"Load average before the run: {load_before}; wrk, both servers and the embedded database "
+        "share the machine's cores.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _body_size() -> int:
+    template = json.loads(TEMPLATE.read_bytes())
+    template["id"] = f"notif_{uuid.uuid4()}"
+    return len(json.dumps(template, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def _ms(microseconds: int) -> str:
+    return f"{microseconds / 1000:.1f}"
