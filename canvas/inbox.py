@@ -190,8 +190,8 @@ def _activity_section(entries, total: int, context: ViewContext) -> list:
     return _with_note([heading, ListComponent(items=items)], len(items), total, "activity")
 
 
-def _with_note(components: list, shown: int, total: int, key: str) -> list:
-    note = showing_note(shown, total, key)
+def _with_note(components: list, shown_count: int, total: int, key: str) -> list:
+    note = showing_note(shown_count, total, key)
     return components + [note] if note is not None else components
 
 
