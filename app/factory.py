@@ -20,8 +20,10 @@ def create_app(settings: Settings, *, mongo_uri: str) -> Quart:
     The database connection, indexes and the in-process worker start with the server
     (`before_serving`) and stop with it.
     """
+    from app.admin import blueprint as admin_routes
     from canvas.routes import blueprint as canvas_routes
     from oauth.routes import blueprint as oauth_routes
+    from oauth.service import start_background_work
     from webhooks.dispatcher import Dispatcher
     from webhooks.routes import blueprint as webhook_routes
 
@@ -31,11 +33,13 @@ def create_app(settings: Settings, *, mongo_uri: str) -> Quart:
     app.config["MAX_CONTENT_LENGTH"] = max(settings.WEBHOOK_MAX_BODY_BYTES, 1_048_576)
     for blueprint in (webhook_routes, canvas_routes, oauth_routes, health.blueprint, metrics.blueprint):
         app.register_blueprint(blueprint)
+    app.register_blueprint(admin_routes)
 
     @app.before_serving
     async def start_services() -> None:
         services: Services = await build_services(settings, mongo_uri)
         app.extensions["intercom"] = services
+        await start_background_work(services.intercom_api, settings)
         if settings.WORKERS_IN_PROCESS:
             services.dispatcher = Dispatcher(services)
             await services.dispatcher.start()

@@ -18,8 +18,9 @@ from app.embedded_db import EmbeddedMongo
 from app.settings import Settings
 from oauth.apps import DEFAULT_APP_KEY, AppRegistry, RegisteredApp
 from oauth.crypto import TokenCipher
+from oauth.service import build_intercom_api
 from webhooks.readmodel import ActivityReader
-from webhooks.registry import HandlerRegistry
+from webhooks.registry import HandlerRegistry, load_handler_modules
 from webhooks.wakeup import Wakeup
 
 __all__ = ["Services", "mongo_uri", "open_services"]
@@ -43,6 +44,8 @@ class Services:
     intercom_api: object | None = None
 
     async def close(self) -> None:
+        if self.intercom_api is not None:
+            await self.intercom_api.close()
         await self.client.close()
 
 
@@ -62,7 +65,8 @@ async def build_services(settings: Settings, uri: str) -> Services:
     )
     handlers = HandlerRegistry()
     register_projections(handlers)
-    return Services(
+    load_handler_modules(handlers, settings.HANDLER_MODULES)
+    services = Services(
         settings=settings,
         client=client,
         database=database,
@@ -71,6 +75,8 @@ async def build_services(settings: Settings, uri: str) -> Services:
         reader=ActivityReader(database),
         handlers=handlers,
     )
+    services.intercom_api = build_intercom_api(settings, database, cipher, on_stored=services.wakeup.notify)
+    return services
 
 
 @contextlib.contextmanager

@@ -78,6 +78,37 @@ class Settings(BaseSettings):
     LOG_FORMAT: Literal["json", "console", ""] = ""
     METRICS_PORT: int = Field(default=0, ge=0, le=65535)
 
+    # Webhook ingest.
+    # Whether notifications older than WEBHOOK_REPLAY_WINDOW_SECONDS are ignored: `auto` is on in
+    # production and off in development, where the sample notifications are months old.
+    WEBHOOK_REPLAY_PROTECTION: Literal["auto", "on", "off"] = "auto"
+    # Seconds a webhook waits for its insert to be acknowledged before answering 503; Intercom
+    # counts an answer after 5 seconds as a failure.
+    WEBHOOK_INSERT_TIMEOUT_SECONDS: float = Field(default=3.0, gt=0, le=4.5)
+    # Admin pages and the canvas preview
+    ADMIN_SESSION_SECONDS: int = Field(default=12 * 3600, ge=60)
+    # Installation, OAuth, API client and backfill (oauth package).
+    # Regional REST hosts. Empty means INTERCOM_API_BASE_URL when that is set, so one fake
+    # Intercom can stand in for every region, and otherwise Intercom's EU or AU host.
+    INTERCOM_API_BASE_URL_EU: str = ""
+    INTERCOM_API_BASE_URL_AU: str = ""
+    INTERCOM_API_TIMEOUT_SECONDS: float = Field(default=20.0, gt=0)
+    INTERCOM_API_MAX_RETRIES: int = Field(default=4, ge=0)
+    INTERCOM_API_BACKOFF_BASE_SECONDS: float = Field(default=0.5, gt=0)
+    INTERCOM_API_BACKOFF_MAX_SECONDS: float = Field(default=30.0, gt=0)
+    # Maximum wait for a rate-limit window to reset; a longer wait fails the call.
+    INTERCOM_API_MAX_RATE_LIMIT_WAIT_SECONDS: float = Field(default=60.0, gt=0)
+    # Calls per minute for the whole app across workspaces, spent in 10-second windows.
+    INTERCOM_API_APP_CALLS_PER_MINUTE: int = Field(default=10_000, ge=6)
+    # Calls one workspace may have in flight at once, so it cannot crowd out the others.
+    INTERCOM_API_CONCURRENCY_PER_WORKSPACE: int = Field(default=4, ge=1)
+    HEALTH_CHECK_BUDGET_SECONDS: float = Field(default=0.5, gt=0, le=5)
+    HEALTH_CHECK_CACHE_SECONDS: float = Field(default=3600.0, ge=0)
+    BACKFILL_ON_INSTALL: bool = True
+    BACKFILL_DAYS: int = Field(default=30, ge=1)
+    BACKFILL_PAGE_SIZE: int = Field(default=50, ge=1, le=150)
+    UNINSTALL_PURGE_INTERVAL_SECONDS: float = Field(default=3600.0, gt=0)
+
     @field_validator("TOKEN_ENCRYPTION_KEYS", "TRUSTED_PROXIES", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
@@ -106,6 +137,23 @@ class Settings(BaseSettings):
     def client_secrets(self) -> list[str]:
         """Return the default app's client secrets, the current one first."""
         return [s for s in (self.INTERCOM_CLIENT_SECRET, self.INTERCOM_CLIENT_SECRET_PREVIOUS) if s]
+
+    # Notification processing
+    # Import paths of modules with a `register(registry)` function that adds handlers.
+    HANDLER_MODULES: Annotated[list[str], NoDecode] = []
+    # Seconds an idle worker waits before looking for due notifications again.
+    WORKER_POLL_SECONDS: float = Field(default=1.0, gt=0)
+    # Seconds the handlers of one notification may run before the attempt counts as failed.
+    WORKER_HANDLER_TIMEOUT_SECONDS: float = Field(default=300.0, gt=0)
+    # Seconds between sweeps that delete expired done notifications.
+    RETENTION_SWEEP_SECONDS: float = Field(default=300.0, gt=0)
+
+    @field_validator("HANDLER_MODULES", mode="before")
+    @classmethod
+    def _split_handler_modules(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 def load_settings(**overrides: object) -> Settings:

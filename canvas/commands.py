@@ -16,8 +16,9 @@ import httpx
 from canvas import sample_requests
 from canvas.client import post_canvas
 from canvas.plain_text import render_lines
+from canvas.preview_command import preview
 
-COMMANDS: list[click.Command] = []
+COMMANDS: list[click.Command] = [preview]
 
 DEFAULT_WORKSPACE = "ws7k2p9q"
 

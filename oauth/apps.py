@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-__all__ = ["DEFAULT_APP_KEY", "AppRegistry", "RegisteredApp"]
+__all__ = ["DEFAULT_APP_KEY", "AppRegistry", "AppStore", "AppStoreError", "RegisteredApp"]
 
 DEFAULT_APP_KEY = "default"
+# App keys appear in URL paths, so they are restricted to URL-safe characters.
+_KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -70,3 +74,91 @@ class AppRegistry:
         encrypted = document.get("client_secrets_encrypted", [])
         secrets = tuple(self._decrypt(value) for value in encrypted) if self._decrypt else ()
         return RegisteredApp(key=key, client_id=document.get("client_id", ""), client_secrets=secrets)
+
+
+class AppStoreError(Exception):
+    """Raised when an app cannot be added, changed or removed; the message names the fix."""
+
+
+class AppStore:
+    """Add, list, change and remove the apps in the `apps` collection; secrets are encrypted.
+
+    An app has at most two client secrets: the current one first and, while Intercom
+    rotates the secret, the previous one. Both verify signatures; the first one signs OAuth.
+    """
+
+    def __init__(self, database: AsyncDatabase, *, encrypt, registry: AppRegistry | None = None) -> None:
+        self._collection = database.apps
+        self._encrypt = encrypt
+        self._registry = registry
+
+    async def add(self, key: str, client_id: str, client_secret: str) -> str:
+        """Register the app, or add `client_secret` as the current secret of an existing one.
+
+        Returns `added` or `secret_added`.
+        """
+        _check_key(key)
+        if not client_id or not client_secret:
+            raise AppStoreError("both a client id and a client secret are required")
+        existing = await self._collection.find_one({"_id": key})
+        if existing is None:
+            await self._collection.insert_one({
+                "_id": key,
+                "client_id": client_id,
+                "client_secrets_encrypted": [self._encrypt(client_secret)],
+                "created_at": datetime.now(UTC),
+            })
+            self._forget(key)
+            return "added"
+        if existing.get("client_id") != client_id:
+            raise AppStoreError(
+                f"app {key!r} is registered with another client id; remove it first to change the client id"
+            )
+        await self._push_secret(existing, client_secret)
+        return "secret_added"
+
+    async def rotate_secret(self, key: str, client_secret: str) -> None:
+        """Make `client_secret` the app's current secret and keep the previous one for signatures."""
+        existing = await self._collection.find_one({"_id": key})
+        if existing is None:
+            raise AppStoreError(f"no app is registered under the key {key!r}; add it with `apps add`")
+        await self._push_secret(existing, client_secret)
+
+    async def remove(self, key: str) -> bool:
+        """Remove the app; return False when it was not registered."""
+        _check_key(key)
+        result = await self._collection.delete_one({"_id": key})
+        self._forget(key)
+        return bool(result.deleted_count)
+
+    async def list(self) -> list[dict]:
+        """Return every registered app as {key, client_id, secrets, created_at}, without secrets."""
+        apps = []
+        async for document in self._collection.find({}).sort("_id", 1):
+            apps.append({
+                "key": document["_id"],
+                "client_id": document.get("client_id", ""),
+                "secrets": len(document.get("client_secrets_encrypted", [])),
+                "created_at": document.get("created_at"),
+            })
+        return apps
+
+    async def _push_secret(self, existing: dict, client_secret: str) -> None:
+        secrets = [self._encrypt(client_secret), *existing.get("client_secrets_encrypted", [])][:2]
+        await self._collection.update_one({"_id": existing["_id"]}, {"$set": {"client_secrets_encrypted": secrets}})
+        self._forget(existing["_id"])
+
+    def _forget(self, key: str) -> None:
+        if self._registry is not None:
+            self._registry.forget(key)
+
+
+def _check_key(key: str) -> None:
+    if key == DEFAULT_APP_KEY:
+        raise AppStoreError(
+            "the app key 'default' is configured by INTERCOM_CLIENT_ID and INTERCOM_CLIENT_SECRET; choose another key"
+        )
+    if not _KEY_PATTERN.fullmatch(key):
+        raise AppStoreError(
+            f"app key {key!r} is invalid: use 1 to 63 lowercase letters, digits, '-' or '_', starting with a letter or digit"
+        )
