@@ -30,6 +30,7 @@ from canvas.ticket_text import (
     TICKET_PREFIX,
     conversation_state,
     conversation_title,
+    inert_markdown,
     rating_text,
     ticket_item,
     ticket_state,
@@ -119,9 +120,9 @@ async def ticket_detail(request: InboxSubmitRequest, context: ViewContext) -> li
     if ticket.category:
         rows.append(DataTableItem(field="Category", value=ticket.category))
 
-    components: list = [TextComponent(text=ticket_title(ticket), style="header"), DataTableComponent(items=rows)]
+    components: list = [TextComponent(text=inert_markdown(ticket_title(ticket)), style="header"), DataTableComponent(items=rows)]
     if ticket.description:
-        components.append(TextComponent(text=clip(ticket.description, MAX_DESCRIPTION_CHARS)))
+        components.append(TextComponent(text=inert_markdown(clip(ticket.description, MAX_DESCRIPTION_CHARS))))
     components.append(back)
     return components
 
@@ -153,7 +154,7 @@ async def add_note(request: InboxSubmitRequest, context: ViewContext) -> list:
             style="muted",
         )
     elif task.exception() is not None:
-        notice = TextComponent(text=f"Adding the note failed: {task.exception()}", style="error")
+        notice = TextComponent(text=inert_markdown(f"Adding the note failed: {task.exception()}"), style="error")
     else:
         notice = TextComponent(text="Summary added as a note.", style="muted")
     return await overview(request, context, notice=notice)

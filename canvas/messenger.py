@@ -38,7 +38,7 @@ from canvas.requests import (
     MessengerSubmitSheetRequest,
 )
 from canvas.responses import ConfigureResults, SubmitResponse
-from canvas.ticket_text import TICKET_PREFIX, ticket_item, ticket_state, ticket_title
+from canvas.ticket_text import TICKET_PREFIX, inert_markdown, ticket_item, ticket_state, ticket_title
 from canvas.views import ViewContext, default_views
 
 __all__ = ["CardSettings", "parse_settings"]
@@ -152,7 +152,7 @@ async def ticket_detail(request: MessengerSubmitRequest, context: ViewContext) -
         components: list = [TextComponent(text="We could not find that ticket.", style="error"), back]
     else:
         components = [
-            TextComponent(text=ticket_title(ticket), style="header"),
+            TextComponent(text=inert_markdown(ticket_title(ticket)), style="header"),
             DataTableComponent(
                 items=[
                     DataTableItem(field="Status", value=ticket_state(ticket, for_customer=True)),

@@ -313,3 +313,14 @@ async def test_add_note_without_installation(live_server):
     assert "add_note" in button_ids(overview)
     assert texts(result)[1].startswith("Adding the note failed: ")
     assert "not installed in workspace ws7k2p9q" in texts(result)[1]
+
+
+async def test_ticket_text_links_made_inert(live_server):
+    await seed_ticket(live_server.database, title="Refund [here](https://evil.example.com)",
+                      description="Click [this](https://evil.example.com) now")
+
+    detail = await post_inbox(live_server, "inbox.submit", component_id="ticket:631")
+
+    assert detail[0]["text"] == "#38 Refund [here]\u200b(https://evil.example.com)"
+    assert "Click [this]\u200b(https://evil.example.com) now" in texts(detail)
+    assert "](" not in json.dumps(detail, ensure_ascii=False)
