@@ -324,3 +324,20 @@ async def test_ticket_text_links_made_inert(live_server):
     assert detail[0]["text"] == "#38 Refund [here]\u200b(https://evil.example.com)"
     assert "Click [this]\u200b(https://evil.example.com) now" in texts(detail)
     assert "](" not in json.dumps(detail, ensure_ascii=False)
+
+
+async def test_concurrent_requests_get_same_canvas(start_server):
+    # A long budget: this checks shared state under concurrency, not speed on a busy machine.
+    live_server = await start_server(CANVAS_TIME_BUDGET_SECONDS=5)
+    await use_api(live_server, None)
+    await seed_ticket(live_server.database)
+    await seed_activity(live_server.database, 3)
+    body = INITIALIZE.read_bytes()
+
+    responses = await asyncio.gather(*(
+        post_canvas(live_server.client, "default", "inbox.initialize", body, TEST_CLIENT_SECRET) for _ in range(20)
+    ))
+
+    assert {response.status_code for response in responses} == {200}
+    assert len({response.text for response in responses}) == 1
+    assert "ticket:631" in responses[0].text
