@@ -30,6 +30,7 @@ from canvas.ticket_text import (
     TICKET_PREFIX,
     conversation_state,
     conversation_title,
+    inert_markdown,
     rating_text,
     ticket_item,
     ticket_state,
@@ -46,6 +47,11 @@ MAX_CONVERSATIONS = 5
 MAX_ACTIVITY = 10
 MAX_SUMMARY_CHARS = 120
 MAX_DESCRIPTION_CHARS = 1000
+# Time kept back from the canvas budget, after waiting for a note, to read and draw the overview.
+NOTE_RESERVE_SECONDS = 0.3
+
+# Note calls still running; the event loop keeps only weak references to tasks.
+_pending_notes: set[asyncio.Future] = set()
 
 
 @default_views.view("inbox.initialize")
@@ -114,9 +120,9 @@ async def ticket_detail(request: InboxSubmitRequest, context: ViewContext) -> li
     if ticket.category:
         rows.append(DataTableItem(field="Category", value=ticket.category))
 
-    components: list = [TextComponent(text=ticket_title(ticket), style="header"), DataTableComponent(items=rows)]
+    components: list = [TextComponent(text=inert_markdown(ticket_title(ticket)), style="header"), DataTableComponent(items=rows)]
     if ticket.description:
-        components.append(TextComponent(text=clip(ticket.description, MAX_DESCRIPTION_CHARS)))
+        components.append(TextComponent(text=inert_markdown(clip(ticket.description, MAX_DESCRIPTION_CHARS))))
     components.append(back)
     return components
 
@@ -132,15 +138,35 @@ async def add_note(request: InboxSubmitRequest, context: ViewContext) -> list:
         return await overview(request, context, notice=notice)
 
     note = await _summary_html(request, context, contact_id)
-    try:
-        await api.add_note(context.app, request.workspace_id, conversation_id, note)
-    except Exception as error:  # any API failure is shown to the teammate, who can retry
-        log.warning("canvas.add_note_failed", app=context.app, workspace_id=request.workspace_id,
-                    conversation_id=conversation_id, error=str(error))
-        notice = TextComponent(text=f"Adding the note failed: {error}", style="error")
+    # The call runs as its own task, so the end of the canvas time budget never cancels a
+    # half-sent note. The canvas shows the note as pending instead of as failed, because a
+    # retry after a late success would post the note twice.
+    task = asyncio.ensure_future(api.add_note(context.app, request.workspace_id, conversation_id, note))
+    _pending_notes.add(task)
+    task.add_done_callback(lambda done: _finish_note(done, context.app, request.workspace_id, conversation_id))
+
+    left = context.seconds_left()
+    wait_seconds = None if left is None else max(left - NOTE_RESERVE_SECONDS, 0.0)
+    await asyncio.wait({task}, timeout=wait_seconds)
+    if not task.done():
+        notice = TextComponent(
+            text="Intercom has not confirmed the note yet. It appears in the conversation once Intercom accepts it.",
+            style="muted",
+        )
+    elif task.exception() is not None:
+        notice = TextComponent(text=inert_markdown(f"Adding the note failed: {task.exception()}"), style="error")
     else:
         notice = TextComponent(text="Summary added as a note.", style="muted")
     return await overview(request, context, notice=notice)
+
+
+def _finish_note(task: asyncio.Future, app: str, workspace_id: str, conversation_id: str) -> None:
+    _pending_notes.discard(task)
+    if task.cancelled():
+        log.warning("canvas.add_note_cancelled", app=app, workspace_id=workspace_id, conversation_id=conversation_id)
+    elif task.exception() is not None:
+        log.warning("canvas.add_note_failed", app=app, workspace_id=workspace_id,
+                    conversation_id=conversation_id, error=str(task.exception()))
 
 
 def _ticket_section(tickets, total: int, context: ViewContext) -> list:
@@ -190,8 +216,8 @@ def _activity_section(entries, total: int, context: ViewContext) -> list:
     return _with_note([heading, ListComponent(items=items)], len(items), total, "activity")
 
 
-def _with_note(components: list, shown: int, total: int, key: str) -> list:
-    note = showing_note(shown, total, key)
+def _with_note(components: list, shown_count: int, total: int, key: str) -> list:
+    note = showing_note(shown_count, total, key)
     return components + [note] if note is not None else components
 
 

@@ -36,11 +36,11 @@ def clip(text: str | None, max_chars: int) -> str:
     return text[: max_chars - 1].rstrip() + "…"
 
 
-def showing_note(shown: int, total: int, key: str) -> TextComponent | None:
+def showing_note(shown_count: int, total: int, key: str) -> TextComponent | None:
     """Return the muted "Showing N of M" text that follows a shortened list, or None when all are shown."""
-    if shown >= total:
+    if shown_count >= total:
         return None
-    return TextComponent(id=f"{SHOWING_ID_PREFIX}-{key}", text=f"Showing {shown} of {total}", style="muted")
+    return TextComponent(id=f"{SHOWING_ID_PREFIX}-{key}", text=f"Showing {shown_count} of {total}", style="muted")
 
 
 def fit_body(body: dict[str, Any]) -> dict[str, Any] | None:

@@ -4,7 +4,7 @@ A teammate configures the card (open tickets only or all, and how many); the set
 back as `card_creation_options` and ride along in `stored_data`. Intercom builds the card
 once for every recipient, so initialize returns a live canvas whose `content_url` renders
 each viewer's own tickets on every view. The viewer is always the signed body's
-`user`/`contact` and the workspace the signed `workspace_id`; a ticket id from a
+`user`/`contact`, and the workspace is the signed `workspace_id`. A ticket id from a
 `component_id` is shown only when that ticket lists the viewer among its contacts. Customers
 see Intercom's external state labels, never internal labels or ticket descriptions, and
 never back-office or tracker tickets.
@@ -38,7 +38,7 @@ from canvas.requests import (
     MessengerSubmitSheetRequest,
 )
 from canvas.responses import ConfigureResults, SubmitResponse
-from canvas.ticket_text import TICKET_PREFIX, ticket_item, ticket_state, ticket_title
+from canvas.ticket_text import TICKET_PREFIX, inert_markdown, ticket_item, ticket_state, ticket_title
 from canvas.views import ViewContext, default_views
 
 __all__ = ["CardSettings", "parse_settings"]
@@ -152,7 +152,7 @@ async def ticket_detail(request: MessengerSubmitRequest, context: ViewContext) -
         components: list = [TextComponent(text="We could not find that ticket.", style="error"), back]
     else:
         components = [
-            TextComponent(text=ticket_title(ticket), style="header"),
+            TextComponent(text=inert_markdown(ticket_title(ticket)), style="header"),
             DataTableComponent(
                 items=[
                     DataTableItem(field="Status", value=ticket_state(ticket, for_customer=True)),
@@ -215,14 +215,14 @@ async def _ticket_list(workspace_id: str, viewer_id: str | None, settings: CardS
         text = "You have no open tickets." if settings.open_only else "You have no tickets yet."
         return [header, TextComponent(text=text, style="muted"), _refresh_button()]
 
-    shown = visible[: settings.limit]
+    shown_tickets = visible[: settings.limit]
     items = [
         ticket_item(ticket, for_customer=True, now=context.now, changed_word="updated")
-        for ticket in shown
+        for ticket in shown_tickets
     ]
     components: list = [header, ListComponent(items=items)]
     # The total counts only what was read; more tickets may exist beyond the read-ahead.
-    note = showing_note(len(shown), len(visible), "tickets")
+    note = showing_note(len(shown_tickets), len(visible), "tickets")
     if note is not None:
         components.append(note)
     components.append(_refresh_button())

@@ -78,7 +78,7 @@ async def _answer(app_key: str, kind: str, started: float) -> tuple[Response, st
         return _error(400, str(error)), "bad_request"
 
     views: CanvasViews = current_app.extensions.get(VIEWS_EXTENSION, default_views)
-    context = ViewContext(app=app_key, kind=kind, services=services)
+    context = ViewContext(app=app_key, kind=kind, services=services, deadline=started + budget)
     remaining = max(budget - (time.monotonic() - started), 0.0)
     try:
         rendered = await asyncio.wait_for(views.render(kind, parsed, context), remaining)

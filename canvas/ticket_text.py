@@ -13,6 +13,7 @@ from canvas.relative_time import describe_age
 
 __all__ = [
     "TICKET_PREFIX",
+    "inert_markdown",
     "conversation_state",
     "conversation_title",
     "rating_text",
@@ -32,6 +33,18 @@ _STATE_NAMES = {
     "waiting_on_customer": "Waiting on customer",
     "resolved": "Resolved",
 }
+
+
+def inert_markdown(text: str) -> str:
+    """Return untrusted `text` with Markdown link syntax broken, for use in a text component.
+
+    Intercom renders Markdown links in text components, so a customer could otherwise make a
+    ticket title show a teammate a link. A zero-width space between `]` and `(` keeps the text
+    readable and stops the link.
+    """
+    # NOTE: Intercom does not document which Markdown it renders beyond bold and links, so
+    # other syntax (such as bare URLs turning into links) is left as it is.
+    return text.replace("](", "]\u200b(")
 
 
 def ticket_title(ticket: TicketView) -> str:

@@ -17,6 +17,7 @@ registered without a `component_id` handles every other id.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -63,12 +64,23 @@ _RESPONSE_TYPES: dict[str, tuple[type[BaseModel], ...]] = {
 
 @dataclass
 class ViewContext:
-    """The app key, request kind, shared services and current time that a view gets with the request."""
+    """The app key, request kind, shared services and current time that a view gets with the request.
+
+    `deadline` is the `time.monotonic()` value at which the route replaces the view's result
+    with the error canvas, or None when no time budget applies.
+    """
 
     app: str
     kind: str
     services: Any
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    deadline: float | None = None
+
+    def seconds_left(self) -> float | None:
+        """Return the seconds until `deadline` (never negative), or None without a deadline."""
+        if self.deadline is None:
+            return None
+        return max(self.deadline - time.monotonic(), 0.0)
 
 
 View = Callable[[Any, ViewContext], Awaitable[Any]]

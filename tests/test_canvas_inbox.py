@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from datetime import datetime, timedelta, timezone
 
 from canvas.client import post_canvas
@@ -86,6 +88,7 @@ def button_ids(components) -> list[str]:
 
 
 async def test_inbox_shows_ticket_in_progress(live_server):
+    await use_api(live_server, None)
     await seed_ticket(live_server.database)
     await seed_conversation(live_server.database)
     await seed_activity(live_server.database, 3)
@@ -220,21 +223,35 @@ async def test_inbox_shortens_oversized_data(live_server):
 
 
 class RecordingApi:
-    """Stands in for the oauth package's Intercom API client; records add_note calls."""
+    """Replaces the oauth package's Intercom API client; records add_note calls."""
 
-    def __init__(self, error: Exception | None = None) -> None:
+    def __init__(self, error: Exception | None = None, delay: float = 0.0) -> None:
         self.calls: list[tuple] = []
+        self.finished = asyncio.Event()
         self.error = error
+        self.delay = delay
 
     async def add_note(self, app, workspace_id, conversation_id, html):
         self.calls.append((app, workspace_id, conversation_id, html))
+        await asyncio.sleep(self.delay)
+        self.finished.set()
         if self.error is not None:
             raise self.error
+
+    async def close(self) -> None:
+        pass
+
+
+async def use_api(server, api) -> None:
+    """Close the server's own Intercom API client and put `api` (or None) in its place."""
+    if server.services.intercom_api is not None:
+        await server.services.intercom_api.close()
+    server.services.intercom_api = api
 
 
 async def test_add_note_button_posts_summary(live_server):
     api = RecordingApi()
-    live_server.services.intercom_api = api
+    await use_api(live_server, api)
     await seed_ticket(live_server.database)
     await seed_conversation(live_server.database)
 
@@ -250,7 +267,7 @@ async def test_add_note_button_posts_summary(live_server):
 
 
 async def test_add_note_failure_shows_error(live_server):
-    live_server.services.intercom_api = RecordingApi(RuntimeError("Intercom answered 401: token revoked"))
+    await use_api(live_server, RecordingApi(RuntimeError("Intercom answered 401: token revoked")))
     await seed_ticket(live_server.database)
 
     result = await post_inbox(live_server, "inbox.submit", component_id="add_note")
@@ -260,6 +277,7 @@ async def test_add_note_failure_shows_error(live_server):
 
 
 async def test_add_note_hidden_without_api(live_server):
+    await use_api(live_server, None)
     await seed_ticket(live_server.database)
 
     overview = await post_inbox(live_server, "inbox.initialize")
@@ -267,3 +285,59 @@ async def test_add_note_hidden_without_api(live_server):
 
     assert "add_note" not in button_ids(overview)
     assert texts(result)[1].startswith("Notes cannot be added here")
+
+
+async def test_slow_note_keeps_running(start_server):
+    server = await start_server(CANVAS_TIME_BUDGET_SECONDS=0.6)
+    api = RecordingApi(delay=1.0)
+    await use_api(server, api)
+    await seed_ticket(server.database)
+
+    started = time.monotonic()
+    result = await post_inbox(server, "inbox.submit", component_id="add_note")
+    elapsed = time.monotonic() - started
+    await asyncio.wait_for(api.finished.wait(), 5)
+
+    assert texts(result)[1].startswith("Intercom has not confirmed the note yet.")
+    assert "ticket:631" in list_items(result)
+    assert elapsed < 1.0
+    assert len(api.calls) == 1
+
+
+async def test_add_note_without_installation(live_server):
+    await seed_ticket(live_server.database)
+
+    overview = await post_inbox(live_server, "inbox.initialize")
+    result = await post_inbox(live_server, "inbox.submit", component_id="add_note")
+
+    assert "add_note" in button_ids(overview)
+    assert texts(result)[1].startswith("Adding the note failed: ")
+    assert "not installed in workspace ws7k2p9q" in texts(result)[1]
+
+
+async def test_ticket_text_links_made_inert(live_server):
+    await seed_ticket(live_server.database, title="Refund [here](https://evil.example.com)",
+                      description="Click [this](https://evil.example.com) now")
+
+    detail = await post_inbox(live_server, "inbox.submit", component_id="ticket:631")
+
+    assert detail[0]["text"] == "#38 Refund [here]\u200b(https://evil.example.com)"
+    assert "Click [this]\u200b(https://evil.example.com) now" in texts(detail)
+    assert "](" not in json.dumps(detail, ensure_ascii=False)
+
+
+async def test_concurrent_requests_get_same_canvas(start_server):
+    # A long budget: this checks shared state under concurrency, not speed on a busy machine.
+    live_server = await start_server(CANVAS_TIME_BUDGET_SECONDS=5)
+    await use_api(live_server, None)
+    await seed_ticket(live_server.database)
+    await seed_activity(live_server.database, 3)
+    body = INITIALIZE.read_bytes()
+
+    responses = await asyncio.gather(*(
+        post_canvas(live_server.client, "default", "inbox.initialize", body, TEST_CLIENT_SECRET) for _ in range(20)
+    ))
+
+    assert {response.status_code for response in responses} == {200}
+    assert len({response.text for response in responses}) == 1
+    assert "ticket:631" in responses[0].text
