@@ -231,6 +231,7 @@ async def _messenger_configure(driver: PreviewDriver) -> None:
 
 
 async def _messenger_tickets(driver: PreviewDriver) -> None:
+    await driver.page.click(".column-messenger .ss-option[data-option-id=all]")
     await driver.click("Save")
     await driver.click("Show my tickets")
 

@@ -306,7 +306,7 @@ async def test_production_preview_requires_password(browser, start_server):
 
 @pytest.fixture
 async def preview(browser, live_server):
-    """The admin preview of a development server whose database holds one customer's activity."""
+    """The admin preview of a development server whose database contains one customer's activity."""
     await seed_customer_activity(live_server.database)
     driver = PreviewDriver(browser.page, live_server.url)
     await driver.open()
