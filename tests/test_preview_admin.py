@@ -219,3 +219,17 @@ async def test_live_card_fetched_over_loopback(start_server):
     assert result["exchanges"][0]["path"] == "/intercom/default/canvas/messenger/live"
     assert result["exchanges"][0]["request"]["canvas"] == live_canvas
     assert "Your tickets" in result["columns_html"]
+
+
+async def test_login_throttled_after_failures(start_server):
+    server = await start_production(start_server)
+    for _ in range(5):
+        response = await server.client.post("/admin/login", data={"password": "guess"})
+        assert response.status_code == 401
+
+    response = await server.client.post("/admin/login", data={"password": ADMIN_PASSWORD})
+
+    assert response.status_code == 429
+    assert 1 <= int(response.headers["retry-after"]) <= 301
+    assert "Too many failed logins" in response.text
+    assert "admin_session" not in response.headers.get("set-cookie", "")
