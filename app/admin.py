@@ -1,15 +1,13 @@
 """Admin pages: the login form and the interactive canvas preview at `/admin/canvas-preview`.
 
-Every admin route is open when APP_ENV is development and ADMIN_PASSWORD is unset. Otherwise
-it needs a session cookie from `/admin/login`: signed with a key derived from ADMIN_PASSWORD
-and the first token encryption key (so changing either ends every session), HttpOnly,
-SameSite=Lax, Secure when PUBLIC_URL is https, and valid for ADMIN_SESSION_SECONDS.
+Every admin route is open when APP_ENV is development and ADMIN_PASSWORD is unset, but only
+under loopback or PUBLIC_URL host names. Otherwise it needs the session cookie that
+`/admin/login` sets: HttpOnly, SameSite=Lax, Secure when PUBLIC_URL is https, and valid for
+ADMIN_SESSION_SECONDS (see app.admin_auth).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Awaitable, Callable
 from html import escape
@@ -18,10 +16,19 @@ from urllib.parse import urlsplit
 
 import httpx
 import structlog
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel, Field, ValidationError
 from quart import Blueprint, Response, current_app, redirect, request
 
+from app.admin_auth import (
+    LOOPBACK_HOSTS,
+    SESSION_COOKIE,
+    LoginThrottle,
+    is_protected,
+    password_matches,
+    safe_next,
+    session_is_valid,
+    session_value,
+)
 from canvas.preview import CanvasDocumentError, describe_stored_data, parse_canvas_document, render_columns, render_page
 from canvas.preview_flow import START_KINDS, FlowResult, FlowState, PreviewFlow
 
@@ -31,14 +38,12 @@ log = structlog.get_logger(__name__)
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
-SESSION_COOKIE = "admin_session"
 PREVIEW_PATH = "/admin/canvas-preview"
 APP_KEY_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 # Timeout for posts to our own canvas endpoints. They return within their own time budget,
 # so this only bounds a hung server.
 OWN_REQUEST_TIMEOUT_SECONDS = 10.0
 _OPEN_PATHS = ("/admin/login",)
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
@@ -85,13 +90,13 @@ class _RenderRequest(BaseModel):
 async def require_session() -> Response | None:
     """Let a request through when the admin is open or the session cookie is valid."""
     settings = current_app.config["SETTINGS"]
-    if not _is_protected(settings):
+    if not is_protected(settings):
         return _check_open_admin_host(settings)
     if request.path in _OPEN_PATHS:
         return None
     if not settings.ADMIN_PASSWORD:
         return _json_error(503, "ADMIN_PASSWORD is not set: set it to use the admin pages in production")
-    if _session_is_valid(settings, request.cookies.get(SESSION_COOKIE)):
+    if session_is_valid(settings, request.cookies.get(SESSION_COOKIE)):
         return None
 
     if request.method == "GET":
@@ -124,23 +129,31 @@ async def login() -> Response:
     """Check the password in constant time and set the session cookie."""
     settings = current_app.config["SETTINGS"]
     form = await request.form
-    target = _safe_next(form.get("next", PREVIEW_PATH))
-    if not _is_protected(settings):
+    target = safe_next(form.get("next", PREVIEW_PATH))
+    if not is_protected(settings):
         return redirect(target, 303)
     if not settings.ADMIN_PASSWORD:
         return _json_error(503, "ADMIN_PASSWORD is not set: set it to use the admin pages in production")
 
-    # NOTE: failed logins are logged but not rate-limited; put the admin behind a proxy
-    # with rate limiting when it is reachable from the internet.
-    if not _password_matches(form.get("password", ""), settings.ADMIN_PASSWORD):
-        log.warning("admin.login_failed", remote=request.remote_addr)
+    client = request.remote_addr or "unknown"
+    throttle: LoginThrottle = current_app.extensions.setdefault("admin_login_throttle", LoginThrottle())
+    wait_seconds = throttle.retry_after(client)
+    if wait_seconds:
+        log.warning("admin.login_throttled", remote=client, retry_after=wait_seconds)
+        page = _login_page(target, message=f"Too many failed logins. Try again in {wait_seconds} seconds.")
+        return _html(page, status=429, headers={"Retry-After": str(wait_seconds)})
+
+    if not password_matches(form.get("password", ""), settings.ADMIN_PASSWORD):
+        throttle.record_failure(client)
+        log.warning("admin.login_failed", remote=client)
         return _html(_login_page(target, message="Wrong password. Try again."), status=401)
 
-    log.info("admin.login", remote=request.remote_addr)
+    throttle.reset(client)
+    log.info("admin.login", remote=client)
     response = redirect(target, 303)
     response.set_cookie(
         SESSION_COOKIE,
-        _serializer(settings).dumps({"admin": True}),
+        session_value(settings),
         max_age=settings.ADMIN_SESSION_SECONDS,
         path="/admin",
         httponly=True,
@@ -344,47 +357,14 @@ def _login_page(target: str, *, message: str) -> str:
 form{{background:#fff;padding:24px;border-radius:8px;display:flex;flex-direction:column;gap:10px;width:280px}}
 .error{{color:#d4351c;margin:0}}input,button{{font:inherit;padding:6px 8px}}</style></head>
 <body><form method="post" action="/admin/login"><h1>Admin login</h1>{error}
-<input type="hidden" name="next" value="{escape(_safe_next(target))}">
+<input type="hidden" name="next" value="{escape(safe_next(target))}">
 <label>Password <input type="password" name="password" autocomplete="current-password" autofocus required></label>
 <button type="submit">Log in</button></form></body></html>"""
 
 
-def _is_protected(settings) -> bool:
-    return settings.is_production or bool(settings.ADMIN_PASSWORD)
-
-
-def _password_matches(submitted: str, expected: str) -> bool:
-    # Compare digests, so the time taken depends on neither password's length.
-    submitted_digest = hashlib.sha256(submitted.encode("utf-8")).digest()
-    expected_digest = hashlib.sha256(expected.encode("utf-8")).digest()
-    return hmac.compare_digest(submitted_digest, expected_digest)
-
-
-def _serializer(settings) -> URLSafeTimedSerializer:
-    server_key = settings.TOKEN_ENCRYPTION_KEYS[0] if settings.TOKEN_ENCRYPTION_KEYS else ""
-    key = hashlib.sha256(f"admin-session\0{settings.ADMIN_PASSWORD}\0{server_key}".encode("utf-8")).digest()
-    return URLSafeTimedSerializer(key, salt="admin-session")
-
-
-def _session_is_valid(settings, cookie: str | None) -> bool:
-    if not cookie:
-        return False
-    try:
-        _serializer(settings).loads(cookie, max_age=settings.ADMIN_SESSION_SECONDS)
-    except BadSignature:
-        return False
-    return True
-
-
-def _safe_next(target: str) -> str:
-    """Return `target` when it is a path under /admin/, else the preview path (no open redirect)."""
-    if target.startswith("/admin/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return PREVIEW_PATH
-
-
-def _html(page: str, status: int = 200) -> Response:
-    return Response(page, status=status, content_type="text/html; charset=utf-8", headers=_SECURITY_HEADERS)
+def _html(page: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(page, status=status, content_type="text/html; charset=utf-8",
+                    headers={**_SECURITY_HEADERS, **(headers or {})})
 
 
 def _json(data: Any, status: int = 200) -> Response:

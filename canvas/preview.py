@@ -51,14 +51,15 @@ class PreviewCanvas:
     """The components to show, plus the canvas fields around them."""
 
     components: list[Any]
-    kind: str  # response, canvas, live or results
+    kind: str  # response, canvas, live, results or current_canvas
     stored_data: Any = None
     content_url: str | None = None
     notes: list[str] = field(default_factory=list)
 
 
 def parse_canvas_document(document: Any) -> PreviewCanvas:
-    """Read a response `{"canvas": ...}`, a bare canvas, a live `{"content": ...}` or configure results.
+    """Read a response `{"canvas": ...}`, a bare canvas, a live `{"content": ...}`, configure results
+    or a submit request's `current_canvas`.
 
     Raises CanvasDocumentError naming what is missing.
     """
@@ -79,6 +80,12 @@ def parse_canvas_document(document: Any) -> PreviewCanvas:
 
     kind = "response"
     canvas = document.get("canvas")
+    request_notes = []
+    if canvas is None and isinstance(document.get("current_canvas"), dict):
+        # A submit request file: show the canvas the customer or teammate acted on.
+        canvas = document["current_canvas"]
+        kind = "current_canvas"
+        request_notes.append("This is a request: the preview shows its current_canvas, the canvas shown before the action.")
     if canvas is None:
         canvas = document
         kind = "live" if set(document) == {"content"} else "canvas"
@@ -93,7 +100,7 @@ def parse_canvas_document(document: Any) -> PreviewCanvas:
             "(keys present: " + (", ".join(sorted(map(str, document))) or "none") + ")"
         )
 
-    notes = []
+    notes = request_notes
     components: list[Any] = []
     if content is not None:
         if not isinstance(content, dict) or not isinstance(content.get("components"), list):

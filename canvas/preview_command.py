@@ -21,7 +21,7 @@ __all__ = ["preview"]
     help="HTML file to write (default: FILE with the suffix .html; '-' writes to standard output).",
 )
 def preview(file: Path, output: Path | None) -> None:
-    """Render the canvas in FILE (a response, a bare canvas or live content) as an HTML page."""
+    """Render the canvas in FILE (a response, a bare canvas, live content or a submit request) as an HTML page."""
     try:
         document = json.loads(file.read_bytes())
     except json.JSONDecodeError as error:

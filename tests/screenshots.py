@@ -181,7 +181,8 @@ class PreviewDriver:
     async def _await_reply(self, action) -> None:
         async with self.page.expect_response(lambda response: "/admin/canvas-preview/" in response.url):
             await action
-        await self.page.wait_for_function("document.body.dataset.busy === 'false'")
+        # A selector wait, because wait_for_function evaluates strings, which the page's CSP blocks.
+        await self.page.locator("body[data-busy=false]").wait_for(state="attached")
 
 
 async def save_screenshots(output_dir: Path) -> list[Path]:
@@ -230,6 +231,7 @@ async def _messenger_configure(driver: PreviewDriver) -> None:
 
 
 async def _messenger_tickets(driver: PreviewDriver) -> None:
+    await driver.page.click(".column-messenger .ss-option[data-option-id=all]")
     await driver.click("Save")
     await driver.click("Show my tickets")
 

@@ -185,3 +185,51 @@ async def test_live_without_live_canvas_400(live_server):
 
     assert response.status_code == 400
     assert "no live canvas yet" in response.json()["error"]
+
+
+async def test_run_returns_rendered_canvas(live_server):
+    body = {"kind": "inbox-initialize", "app": "default", "workspace_id": TEST_WORKSPACE_ID, "contact_id": CONTACT_ID}
+
+    response = await live_server.client.post("/admin/canvas-preview/run", json=body)
+
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["error"] is None
+    assert "Customer activity" in result["columns_html"]
+    assert result["state"]["surface"] == "inbox"
+    assert result["exchanges"][0]["path"] == "/intercom/default/canvas/inbox/initialize"
+    assert result["exchanges"][0]["request"]["contact"]["id"] == CONTACT_ID
+    assert "x-body-signature" not in response.text.lower()
+
+
+async def test_live_card_fetched_over_loopback(start_server):
+    server = await start_server(PUBLIC_URL="https://app.example.com")
+    body = {"kind": "messenger-initialize", "app": "default", "workspace_id": TEST_WORKSPACE_ID,
+            "contact_id": CONTACT_ID}
+
+    started = (await server.client.post("/admin/canvas-preview/run", json=body)).json()
+    live_canvas = started["state"]["live_canvas"]
+    assert live_canvas["content_url"] == "https://app.example.com/intercom/default/canvas/messenger/live"
+
+    response = await server.client.post("/admin/canvas-preview/live", json={"state": started["state"]})
+
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["state"]["surface"] == "live"
+    assert result["exchanges"][0]["path"] == "/intercom/default/canvas/messenger/live"
+    assert result["exchanges"][0]["request"]["canvas"] == live_canvas
+    assert "Your tickets" in result["columns_html"]
+
+
+async def test_login_throttled_after_failures(start_server):
+    server = await start_production(start_server)
+    for _ in range(5):
+        response = await server.client.post("/admin/login", data={"password": "guess"})
+        assert response.status_code == 401
+
+    response = await server.client.post("/admin/login", data={"password": ADMIN_PASSWORD})
+
+    assert response.status_code == 429
+    assert 1 <= int(response.headers["retry-after"]) <= 301
+    assert "Too many failed logins" in response.text
+    assert "admin_session" not in response.headers.get("set-cookie", "")

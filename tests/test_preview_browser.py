@@ -1,4 +1,4 @@
-"""The canvas preview in headless Chromium: every component, escaping and the admin login.
+"""The canvas preview in headless Chromium: every component, escaping, admin login, click-through flows.
 
 Uses Debian's /usr/bin/chromium (installed by `make browser`) through Playwright. The page
 may reach loopback addresses only; any other request is aborted and fails the test.
@@ -302,3 +302,94 @@ async def test_production_preview_requires_password(browser, start_server):
     await page.click("button[type=submit]")
     await page.wait_for_url(server.url + "/admin/canvas-preview")
     assert await page.locator("#run-form").count() == 1
+
+
+@pytest.fixture
+async def preview(browser, live_server):
+    """The admin preview of a development server whose database contains one customer's activity."""
+    await seed_customer_activity(live_server.database)
+    driver = PreviewDriver(browser.page, live_server.url)
+    await driver.open()
+    return driver
+
+
+async def test_inbox_flow_clicks_through(preview):
+    inbox = preview.column("inbox")
+
+    await preview.run("inbox-initialize")
+    assert await inbox.locator("[data-type=text]").first.inner_text() == "Customer activity"
+    assert "#38 Checkout button unresponsive" in await inbox.inner_text()
+
+    await preview.click("Checkout button unresponsive", column="inbox")
+    detail = await inbox.inner_text()
+    assert "Customer sees" in detail
+    assert "The checkout button does nothing on Firefox 140." in detail
+
+    await preview.click("Back", column="inbox")
+    assert "Recent conversations" in await inbox.inner_text()
+
+    exchanges = json.loads(await preview.page.locator("#exchanges").text_content())
+    assert exchanges[-1]["path"] == "/intercom/default/canvas/inbox/submit"
+    assert exchanges[-1]["request"]["component_id"] == "back"
+    assert exchanges[-1]["status"] == 200
+
+
+async def test_inbox_empty_state_shown(preview):
+    await preview.run("inbox-initialize", contact_id=EMPTY_CUSTOMER_ID)
+
+    assert "No recorded activity" in await preview.column("inbox").inner_text()
+
+
+async def test_messenger_flow_clicks_through(preview):
+    messenger = preview.column("messenger")
+
+    await preview.run("messenger-configure")
+    assert await messenger.locator("[data-type=single-select]").count() == 1
+
+    await preview.page.fill(".column-messenger input[data-input-id=limit]", "99")
+    await preview.click("Save")
+    assert await messenger.locator(".state-failed").count() == 1
+    assert "out of range" in await messenger.inner_text()
+
+    await preview.page.fill(".column-messenger input[data-input-id=limit]", "1")
+    await preview.page.click(".column-messenger .ss-option[data-option-id=all]")
+    await preview.click("Save")
+    notes = await preview.page.locator("#notes").inner_text()
+    assert "Configure finished with results" in notes
+    exchanges = json.loads(await preview.page.locator("#exchanges").text_content())
+    assert [exchange["path"] for exchange in exchanges] == [
+        "/intercom/default/canvas/messenger/configure",
+        "/intercom/default/canvas/messenger/initialize",
+    ]
+    assert exchanges[1]["request"]["card_creation_options"] == {"show": "all", "limit": 1}
+
+    await preview.click("Show my tickets")
+    tickets = await messenger.inner_text()
+    assert "#38 Checkout button unresponsive" in tickets
+    assert "Payment gateway timeouts" not in tickets
+    assert "showing 1 of" in tickets.lower()
+
+    await preview.click("Checkout button unresponsive")
+    detail = await messenger.inner_text()
+    assert "In progress" in detail
+    assert "engineering" not in detail
+
+    await preview.open_live()
+    live = await messenger.inner_text()
+    assert "#38 Checkout button unresponsive" in live
+    assert await preview.page.get_attribute("body", "data-surface") == "live"
+    exchanges = json.loads(await preview.page.locator("#exchanges").text_content())
+    assert exchanges[-1]["path"] == "/intercom/default/canvas/messenger/live"
+    assert exchanges[-1]["request"]["contact"]["id"] == CUSTOMER_ID
+
+
+async def test_live_card_submit_posts_back(preview):
+    await preview.run("live")
+    assert "Your tickets" in await preview.column("messenger").inner_text()
+
+    await preview.click("Refresh")
+
+    exchanges = json.loads(await preview.page.locator("#exchanges").text_content())
+    assert exchanges[-1]["path"] == "/intercom/default/canvas/messenger/submit"
+    assert exchanges[-1]["request"]["user"]["id"] == CUSTOMER_ID
+    assert "#38 Checkout button unresponsive" in await preview.column("messenger").inner_text()

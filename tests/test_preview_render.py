@@ -49,6 +49,17 @@ def test_parse_content_url_only_canvas():
     assert any("Live canvas" in note for note in canvas.notes)
 
 
+def test_parse_request_current_canvas():
+    document = json.loads((INTERCOM_FIXTURES / "canvas.messenger.submit.request.json").read_bytes())
+
+    canvas = parse_canvas_document(document)
+
+    assert canvas.kind == "current_canvas"
+    assert [c["type"] for c in canvas.components] == ["text", "image", "input", "single-select", "button"]
+    assert canvas.stored_data == {"carrier": "sample_express"}
+    assert "current_canvas" in canvas.notes[0]
+
+
 def test_parse_configure_results_note():
     document = json.loads((INTERCOM_FIXTURES / "canvas.messenger.configure.results.response.json").read_bytes())
 
