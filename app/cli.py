@@ -81,6 +81,7 @@ def worker(state: CliState) -> None:
     """Process stored notifications without serving HTTP; run as many as you need."""
     from app.server import run_until_signal
     from webhooks.dispatcher import Dispatcher
+    from webhooks.registry import HandlerModuleError
 
     async def main(stop: asyncio.Event) -> None:
         async with state.services() as services:
@@ -89,7 +90,10 @@ def worker(state: CliState) -> None:
             await stop.wait()
             await dispatcher.stop(state.settings.WORKER_SHUTDOWN_SECONDS)
 
-    run_until_signal(main)
+    try:
+        run_until_signal(main)
+    except HandlerModuleError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @cli.group(cls=DefaultGroup, default_command="webhooks")

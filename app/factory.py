@@ -20,6 +20,7 @@ def create_app(settings: Settings, *, mongo_uri: str) -> Quart:
     The database connection, indexes and the in-process worker start with the server
     (`before_serving`) and stop with it.
     """
+    from app.admin import blueprint as admin_routes
     from canvas.routes import blueprint as canvas_routes
     from oauth.routes import blueprint as oauth_routes
     from oauth.service import start_background_work
@@ -32,6 +33,7 @@ def create_app(settings: Settings, *, mongo_uri: str) -> Quart:
     app.config["MAX_CONTENT_LENGTH"] = max(settings.WEBHOOK_MAX_BODY_BYTES, 1_048_576)
     for blueprint in (webhook_routes, canvas_routes, oauth_routes, health.blueprint, metrics.blueprint):
         app.register_blueprint(blueprint)
+    app.register_blueprint(admin_routes)
 
     @app.before_serving
     async def start_services() -> None:

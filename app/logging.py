@@ -43,3 +43,5 @@ def configure_logging(level: str = "INFO", log_format: str = "console") -> None:
     # Hypercorn's access log duplicates our own request logging.
     logging.getLogger("hypercorn.access").setLevel(logging.WARNING)
     logging.getLogger("pymongo").setLevel(logging.WARNING)
+    # One INFO line per outbound request drowns the CLI output; our own code logs failures.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

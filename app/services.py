@@ -20,7 +20,7 @@ from oauth.apps import DEFAULT_APP_KEY, AppRegistry, RegisteredApp
 from oauth.crypto import TokenCipher
 from oauth.service import build_intercom_api
 from webhooks.readmodel import ActivityReader
-from webhooks.registry import HandlerRegistry
+from webhooks.registry import HandlerRegistry, load_handler_modules
 from webhooks.wakeup import Wakeup
 
 __all__ = ["Services", "mongo_uri", "open_services"]
@@ -65,6 +65,7 @@ async def build_services(settings: Settings, uri: str) -> Services:
     )
     handlers = HandlerRegistry()
     register_projections(handlers)
+    load_handler_modules(handlers, settings.HANDLER_MODULES)
     services = Services(
         settings=settings,
         client=client,

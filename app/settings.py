@@ -78,6 +78,15 @@ class Settings(BaseSettings):
     LOG_FORMAT: Literal["json", "console", ""] = ""
     METRICS_PORT: int = Field(default=0, ge=0, le=65535)
 
+    # Webhook ingest.
+    # Whether notifications older than WEBHOOK_REPLAY_WINDOW_SECONDS are ignored: `auto` is on in
+    # production and off in development, where the sample notifications are months old.
+    WEBHOOK_REPLAY_PROTECTION: Literal["auto", "on", "off"] = "auto"
+    # Seconds a webhook waits for its insert to be acknowledged before answering 503; Intercom
+    # counts an answer after 5 seconds as a failure.
+    WEBHOOK_INSERT_TIMEOUT_SECONDS: float = Field(default=3.0, gt=0, le=4.5)
+    # Admin pages and the canvas preview
+    ADMIN_SESSION_SECONDS: int = Field(default=12 * 3600, ge=60)
     # Installation, OAuth, API client and backfill (oauth package).
     # Regional REST hosts. Empty means INTERCOM_API_BASE_URL when that is set, so one fake
     # Intercom can stand in for every region, and otherwise Intercom's EU or AU host.
@@ -132,6 +141,23 @@ class Settings(BaseSettings):
     def client_secrets(self) -> list[str]:
         """Return the default app's client secrets, the current one first."""
         return [s for s in (self.INTERCOM_CLIENT_SECRET, self.INTERCOM_CLIENT_SECRET_PREVIOUS) if s]
+
+    # Notification processing
+    # Import paths of modules with a `register(registry)` function that adds handlers.
+    HANDLER_MODULES: Annotated[list[str], NoDecode] = []
+    # Seconds an idle worker waits before looking for due notifications again.
+    WORKER_POLL_SECONDS: float = Field(default=1.0, gt=0)
+    # Seconds the handlers of one notification may run before the attempt counts as failed.
+    WORKER_HANDLER_TIMEOUT_SECONDS: float = Field(default=300.0, gt=0)
+    # Seconds between sweeps that delete expired done notifications.
+    RETENTION_SWEEP_SECONDS: float = Field(default=300.0, gt=0)
+
+    @field_validator("HANDLER_MODULES", mode="before")
+    @classmethod
+    def _split_handler_modules(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 def load_settings(**overrides: object) -> Settings:

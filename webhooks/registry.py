@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import fnmatch
+import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Handler", "HandlerRegistry", "NotificationContext"]
+import structlog
+
+__all__ = ["Handler", "HandlerModuleError", "HandlerRegistry", "NotificationContext", "load_handler_modules"]
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,3 +65,26 @@ class HandlerRegistry:
     def handlers_for(self, topic: str) -> list[tuple[str, Handler]]:
         """Return (name, handler) for every handler whose pattern matches `topic`, in order."""
         return [(name, handler) for pattern, name, handler in self._handlers if fnmatch.fnmatchcase(topic, pattern)]
+
+
+class HandlerModuleError(Exception):
+    """Raised when a HANDLER_MODULES entry cannot be imported or has no `register` function."""
+
+
+def load_handler_modules(registry: HandlerRegistry, module_paths: list[str]) -> None:
+    """Import each module and call its `register(registry)`, in the given order."""
+    for path in module_paths:
+        try:
+            module = importlib.import_module(path)
+        except ImportError as error:
+            raise HandlerModuleError(
+                f"HANDLER_MODULES entry {path!r} could not be imported ({error}); "
+                "give the dotted import path of a module on the Python path"
+            ) from error
+        register = getattr(module, "register", None)
+        if not callable(register):
+            raise HandlerModuleError(
+                f"HANDLER_MODULES entry {path!r} has no register(registry) function; add one that registers its handlers"
+            )
+        register(registry)
+        log.info("handlers.module_loaded", module=path)

@@ -1,9 +1,269 @@
-"""HTTP routes of the `webhooks` package (to be filled in)."""
+"""The webhook receiver: `HEAD, POST /intercom/<app>/webhooks`.
+
+A POST gets 200 only after its notification is durably stored (or was stored before).
+Every rejection is a JSON body `{"error": "<message>"}` with the status code Intercom should
+see: 404 unknown app, 403 source not allowed, 413 body too large, 401 bad signature, 400 not a
+notification, 503 database unavailable (Intercom retries). Never 410 or 429, which would
+disable or throttle delivery for every workspace.
+"""
 
 from __future__ import annotations
 
-from quart import Blueprint
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import structlog
+from pymongo.errors import PyMongoError
+from quart import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from oauth.signing import HUB_SIGNATURE_HEADER, SignatureError, verify_hub_signature
+from webhooks.allowlist import SourceAllowlist
+from webhooks.envelope import Envelope, EnvelopeError, parse_envelope
+from webhooks.inbox import Inbox, InboxUnavailable, StoreOutcome, retention_expiry
+from webhooks.ingest_metrics import ACK_SECONDS, RECEIVED, ErrorStreaks
+from webhooks.logs import RateLimitedLog
 
 __all__ = ["blueprint"]
 
+log = structlog.get_logger(__name__)
+
 blueprint = Blueprint("webhooks", __name__)
+
+RECEIVER_KEY = "webhook_receiver"
+UNKNOWN_APP_LABEL = "unknown"
+
+
+class Rejection(Exception):
+    """An error response to a webhook request; `outcome` is its metrics label."""
+
+    def __init__(self, status: int, outcome: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.outcome = outcome
+        self.message = message
+
+
+@dataclass
+class Receiver:
+    """Per-process state of the webhook route: settings, allowlist, inbox, counters."""
+
+    settings: Any
+    allowlist: SourceAllowlist
+    replay_protection: bool
+    streaks: ErrorStreaks
+    warnings: RateLimitedLog
+    inbox: Inbox | None = None
+    inbox_database: Any = None
+
+    def inbox_for(self, services: Any) -> Inbox:
+        """Return the inbox writing to the `notifications` collection of this process's database."""
+        # Compare databases: each attribute access builds a new collection object.
+        if self.inbox is None or self.inbox_database is not services.database:
+            self.inbox = Inbox(
+                services.database.notifications, timeout_seconds=self.settings.WEBHOOK_INSERT_TIMEOUT_SECONDS
+            )
+            self.inbox_database = services.database
+        return self.inbox
+
+
+@blueprint.before_app_serving
+async def create_receiver() -> None:
+    """Build the receiver at start, so an invalid allowlist stops the start with its message."""
+    settings = current_app.config["SETTINGS"]
+    protection = settings.WEBHOOK_REPLAY_PROTECTION
+    receiver = Receiver(
+        settings=settings,
+        allowlist=SourceAllowlist.from_settings(settings.WEBHOOK_IP_ALLOWLIST, settings.TRUSTED_PROXIES),
+        replay_protection=protection == "on" or (protection == "auto" and settings.is_production),
+        streaks=ErrorStreaks(),
+        warnings=RateLimitedLog(log),
+    )
+    current_app.extensions[RECEIVER_KEY] = receiver
+    log.info(
+        "webhook.receiver_ready",
+        allowlist="on" if receiver.allowlist.enabled else "off",
+        replay_protection="on" if receiver.replay_protection else "off",
+        replay_window_seconds=settings.WEBHOOK_REPLAY_WINDOW_SECONDS,
+    )
+
+
+@blueprint.route("/intercom/<app_key>/webhooks", methods=["HEAD", "POST"])
+async def receive_webhook(app_key: str) -> Response:
+    """Store one signed Intercom notification durably, then return 200."""
+    started = time.perf_counter()
+    receiver: Receiver = current_app.extensions[RECEIVER_KEY]
+    services = current_app.extensions["intercom"]
+    label, topic = UNKNOWN_APP_LABEL, ""
+
+    try:
+        registered = await _registered_app(services, app_key)
+        label = app_key
+        if request.method == "HEAD":
+            response = Response(status=200)
+        else:
+            body = await _read_allowed_body(receiver, app_key)
+            envelope = _verified_envelope(receiver, registered, body)
+            topic = envelope.topic
+            outcome, notification_id = await _store(receiver, services, app_key, envelope, body)
+            RECEIVED.labels(app_key, topic, outcome).inc()
+            response = jsonify({"status": outcome, "notification_id": notification_id})
+    except Rejection as rejection:
+        RECEIVED.labels(label, topic, rejection.outcome).inc()
+        response = jsonify({"error": rejection.message})
+        response.status_code = rejection.status
+
+    if label != UNKNOWN_APP_LABEL:
+        receiver.streaks.record(app_key, response.status_code)
+    ACK_SECONDS.labels(label, str(response.status_code)).observe(time.perf_counter() - started)
+    return response
+
+
+async def _registered_app(services: Any, app_key: str) -> Any:
+    try:
+        registered = await services.apps.get(app_key)
+    except PyMongoError as error:
+        log.error("webhook.app_lookup_failed", app=app_key, error=f"{type(error).__name__}: {error}")
+        raise Rejection(503, "unavailable", "the database is unavailable; retry later") from None
+    if registered is None:
+        raise Rejection(
+            404,
+            "unknown_app",
+            f"no Intercom app is registered under the key {app_key!r}; "
+            "check the app key in the webhook URL set in Intercom's Developer Hub",
+        )
+    return registered
+
+
+async def _read_allowed_body(receiver: Receiver, app_key: str) -> bytes:
+    """Check the source address, then read the body up to WEBHOOK_MAX_BODY_BYTES."""
+    address = receiver.allowlist.client_address(request.remote_addr, request.headers.get("X-Forwarded-For"))
+    if not receiver.allowlist.allows(address):
+        receiver.warnings.warning("webhook.source_forbidden", key=app_key, app=app_key, source=address)
+        raise Rejection(
+            403, "forbidden", f"source address {address or 'unknown'} is not allowed by WEBHOOK_IP_ALLOWLIST"
+        )
+
+    limit = receiver.settings.WEBHOOK_MAX_BODY_BYTES
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit)
+    try:
+        async with asyncio.timeout(request.body_timeout):
+            return await _read_at_most(limit)
+    except RequestEntityTooLarge:
+        raise _too_large(limit) from None
+    except TimeoutError:
+        receiver.warnings.warning("webhook.body_timeout", key=app_key, app=app_key, source=address)
+        raise Rejection(408, "timeout", f"timed out reading the request body after {request.body_timeout} s") from None
+
+
+async def _read_at_most(limit: int) -> bytes:
+    # NOTE: Quart buffers incoming chunks itself up to MAX_CONTENT_LENGTH (at least 1 MiB), so
+    # after a 413 up to that much of the excess may still be received before the connection ends.
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.body:
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> Rejection:
+    return Rejection(413, "too_large", f"the request body is larger than WEBHOOK_MAX_BODY_BYTES ({limit} bytes)")
+
+
+def _verified_envelope(receiver: Receiver, registered: Any, body: bytes) -> Envelope:
+    """Check X-Hub-Signature over the raw bytes, then parse the envelope."""
+    try:
+        verify_hub_signature(body, request.headers.get(HUB_SIGNATURE_HEADER), registered.client_secrets)
+    except SignatureError as error:
+        receiver.warnings.warning(
+            "webhook.bad_signature", key=registered.key, app=registered.key, reason=str(error),
+            source=request.remote_addr,
+        )
+        raise Rejection(401, "bad_signature", str(error)) from None
+
+    try:
+        return parse_envelope(body)
+    except EnvelopeError as error:
+        receiver.warnings.warning("webhook.bad_body", key=registered.key, app=registered.key, reason=str(error))
+        raise Rejection(400, "bad_body", str(error)) from None
+
+
+async def _store(receiver: Receiver, services: Any, app_key: str, envelope: Envelope, body: bytes) -> tuple[str, str]:
+    """Insert the notification; return the outcome label and the stored notification id."""
+    settings = receiver.settings
+    now = datetime.now(timezone.utc)
+    notification_id = envelope.id if envelope.id is not None else f"ping_{uuid.uuid4().hex}"
+    fields = {"app": app_key, "workspace_id": envelope.app_id, "notification_id": notification_id,
+              "topic": envelope.topic}
+
+    too_old = receiver.replay_protection and _older_than_window(envelope, now, settings.WEBHOOK_REPLAY_WINDOW_SECONDS)
+    document = _notification_document(app_key, notification_id, envelope, body, now)
+    if too_old:
+        # Stored as `ignored`, never processed: the record shows the operator what arrived and
+        # can be replayed by hand if the sender's clock was wrong.
+        document["status"] = "ignored"
+        document["processed_at"] = now
+        document["expires_at"] = retention_expiry(
+            now,
+            retention_days=settings.NOTIFICATION_RETENTION_DAYS,
+            replay_window_seconds=settings.WEBHOOK_REPLAY_WINDOW_SECONDS,
+        )
+
+    try:
+        outcome = await receiver.inbox_for(services).store(document)
+    except InboxUnavailable as error:
+        receiver.warnings.error("webhook.store_failed", key=app_key, error=str(error), **fields)
+        raise Rejection(503, "unavailable", "the notification could not be stored; retry later") from None
+
+    if outcome is StoreOutcome.DUPLICATE:
+        log.debug("webhook.duplicate", **fields)
+        return "duplicate", notification_id
+    if too_old:
+        log.info("webhook.ignored_old", created_at=envelope.created_at, **fields)
+        return "ignored_old", notification_id
+
+    log.debug("webhook.stored", **fields)
+    services.wakeup.notify()
+    return "stored", notification_id
+
+
+def _older_than_window(envelope: Envelope, now: datetime, window_seconds: int) -> bool:
+    created = envelope.created_datetime
+    # NOTE: a notification without `created_at` cannot be dated, so it is accepted; Intercom
+    # sends `created_at` on every documented notification.
+    if created is None:
+        return False
+    return now - created > timedelta(seconds=window_seconds)
+
+
+def _notification_document(
+    app_key: str, notification_id: str, envelope: Envelope, body: bytes, now: datetime
+) -> dict[str, Any]:
+    return {
+        "app": app_key,
+        "notification_id": notification_id,
+        "workspace_id": envelope.app_id,
+        "topic": envelope.topic,
+        "body": body,
+        "created_at": envelope.created_datetime,
+        "delivery_attempts": envelope.delivery_attempts,
+        "received_at": now,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "lease_owner": None,
+        "lease_until": None,
+        "errors": [],
+        "last_error": None,
+        "processed_at": None,
+        "expires_at": None,
+        "order_key": envelope.order_key(),
+    }

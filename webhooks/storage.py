@@ -21,9 +21,25 @@
     expires_at        TTL field, set when done (retention)
     order_key         `ticket:<id>` / `conversation:<id>` / `contact:<id>` or None; two
                       notifications with one order key never run at the same time
+    note              why a done notification ran no handlers (e.g. workspace uninstalled)
+    parked_on         the order key a pending notification waits for; the lock holder's
+                      release makes it due (see `webhooks/order_locks.py`)
+    was_parked        set when a parked notification is woken, so its own lock records waiters
+
+`order_locks` holds one document per order key being processed: `app`, `workspace_id`,
+`order_key` (unique together), `owner` (worker id and notification `_id`), `until` (expiry,
+renewed with the notification lease) and `waiters` (whether a notification is parked on it).
+
+`retry_policies` holds retry overrides per `app` and `workspace_id` (None for the app-wide
+override): `max_attempts`, `backoff_base_seconds`, `backoff_max_seconds`, each optional.
 
 The projection collections (`tickets`, `conversations`, `contacts`, `activity`) are described
 in `webhooks/readmodel.py`, which is also the read interface the canvas uses.
+Besides the fields described there, the projections write bookkeeping fields the reader
+ignores: `revision` (the compare-and-swap counter of `webhooks/project_documents.py`),
+`version` (the sortable version of the object's state), `last_message_version` and
+`rating_version` on conversations, and `tag_events` on contacts (per tag id: `name`,
+`present` and `version`).
 """
 
 from __future__ import annotations
@@ -48,6 +64,13 @@ async def create_indexes(database: AsyncDatabase) -> None:
         [("app", ASCENDING), ("workspace_id", ASCENDING), ("status", ASCENDING)], name="workspace_status"
     )
     await notifications.create_index("expires_at", expireAfterSeconds=0, name="retention_ttl")
+    await database.order_locks.create_index(
+        [("app", ASCENDING), ("workspace_id", ASCENDING), ("order_key", ASCENDING)], unique=True, name="one_lock_per_key"
+    )
+    await database.order_locks.create_index("owner", name="by_owner")
+    await database.retry_policies.create_index(
+        [("app", ASCENDING), ("workspace_id", ASCENDING)], unique=True, name="one_policy_per_scope"
+    )
 
     for collection, id_field in (("tickets", "ticket_id"), ("conversations", "conversation_id")):
         await database[collection].create_index(

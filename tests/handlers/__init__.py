@@ -1,0 +1,1 @@
+"""Handler modules for HANDLER_MODULES in tests, and helpers that store notifications."""

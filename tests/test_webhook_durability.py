@@ -1,0 +1,130 @@
+"""Group commit, database outages and replay protection of the webhook receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import datetime, timedelta, timezone
+
+import httpx
+
+import app.embedded_db
+from app.embedded_db import EmbeddedMongo
+from tests.webhook_requests import fixture_files, make_body, post_signed
+from webhooks.inbox import retention_expiry
+
+
+async def test_concurrent_requests_share_batches(live_server):
+    bodies = [make_body() for _ in range(64)]
+    duplicate = make_body()
+    receiver = live_server.app.extensions["webhook_receiver"]
+
+    responses = await asyncio.gather(
+        *(post_signed(live_server.client, body) for body in bodies),
+        *(post_signed(live_server.client, duplicate) for _ in range(8)),
+    )
+
+    assert all(response.status_code == 200 for response in responses)
+    statuses = [response.json()["status"] for response in responses]
+    assert statuses[:64] == ["stored"] * 64
+    assert sorted(statuses[64:]) == ["duplicate"] * 7 + ["stored"]
+    assert receiver.inbox.documents_written == 72
+    assert receiver.inbox.batches_written < 72
+    assert await live_server.database.notifications.count_documents({}) == 65
+
+
+async def test_database_outage_loses_nothing(start_server, tmp_path, monkeypatch):
+    embedded = EmbeddedMongo(tmp_path / "outage-mongo")
+    embedded.start()
+    port = embedded.port
+    try:
+        server = await start_server(
+            MONGODB_URI=embedded.uri, WEBHOOK_INSERT_TIMEOUT_SECONDS=0.5, WORKERS_IN_PROCESS=False
+        )
+        bodies = [make_body() for _ in range(240)]
+        outcomes: dict[bytes, int] = {}
+        sent = 0
+
+        async def send_all(worker: int) -> None:
+            nonlocal sent
+            for body in bodies[worker::8]:
+                try:
+                    response = await post_signed(server.client, body)
+                    outcomes[body] = response.status_code
+                except httpx.TransportError:
+                    outcomes[body] = 0
+                sent += 1
+                await asyncio.sleep(0.005)
+
+        async def stop_and_restart() -> None:
+            while sent < 60:
+                await asyncio.sleep(0.005)
+            await asyncio.to_thread(embedded.stop)
+            await asyncio.sleep(1.0)
+            monkeypatch.setattr(app.embedded_db, "_free_port", lambda: port)
+            await asyncio.to_thread(embedded.start)
+
+        await asyncio.gather(stop_and_restart(), *(send_all(worker) for worker in range(8)))
+        # Every request has a response now: 200 means stored, anything else means Intercom retries.
+        retried = [body for body, status in outcomes.items() if status != 200]
+        for body in retried:
+            assert (await post_signed(server.client, body)).status_code == 200
+
+        acknowledged = [body for body, status in outcomes.items() if status == 200]
+        assert set(outcomes.values()) <= {0, 200, 503}
+        assert 503 in outcomes.values()
+        assert len(acknowledged) > 60
+        stored = {bytes(document["body"]) for document in await server.database.notifications.find({}).to_list()}
+        assert set(acknowledged) <= stored
+        assert len(stored) == len(bodies)
+    finally:
+        embedded.stop()
+
+
+async def test_old_notification_ignored(start_server):
+    server = await start_server(WEBHOOK_REPLAY_PROTECTION="on", WEBHOOK_REPLAY_WINDOW_SECONDS=3600)
+    old = make_body(created_at=int(time.time()) - 7200)
+    fresh = make_body(created_at=int(time.time()) - 60)
+
+    old_response = await post_signed(server.client, old)
+    replayed = await post_signed(server.client, old)
+    fresh_response = await post_signed(server.client, fresh)
+
+    assert old_response.status_code == 200
+    assert old_response.json()["status"] == "ignored_old"
+    assert replayed.status_code == 200
+    assert replayed.json()["status"] == "duplicate"
+    assert fresh_response.json()["status"] == "stored"
+    document = await server.database.notifications.find_one({"notification_id": json.loads(old)["id"]})
+    assert document["status"] == "ignored"
+    assert document["expires_at"] - document["received_at"] >= timedelta(days=30)
+    assert await server.database.notifications.count_documents({"status": "pending"}) == 1
+
+
+async def test_production_ignores_old_fixtures(start_server):
+    server = await start_server(APP_ENV="production", PUBLIC_URL="http://127.0.0.1", ADMIN_PASSWORD="test-only")
+    path = next(p for p in fixture_files() if p.name == "webhook.ticket.created.json")
+
+    response = await post_signed(server.client, path.read_bytes())
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "ignored_old"
+
+
+async def test_development_processes_old_fixtures(live_server):
+    path = next(p for p in fixture_files() if p.name == "webhook.ticket.created.json")
+
+    response = await post_signed(live_server.client, path.read_bytes())
+
+    assert response.json()["status"] == "stored"
+
+
+def test_retention_covers_replay_window():
+    settled = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    short_retention = retention_expiry(settled, retention_days=1, replay_window_seconds=7 * 24 * 3600)
+    long_retention = retention_expiry(settled, retention_days=30, replay_window_seconds=3600)
+
+    assert short_retention == settled + timedelta(days=7)
+    assert long_retention == settled + timedelta(days=30)

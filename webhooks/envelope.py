@@ -1,0 +1,111 @@
+"""The Intercom notification envelope: a tolerant model of a webhook body.
+
+Only the fields the receiver needs are typed. Unknown fields are kept, `id` is null for
+`ping`, and the item's own fields may be null or missing, because the item shape follows the
+API version selected for the app and changes between versions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+__all__ = ["Envelope", "EnvelopeError", "parse_envelope"]
+
+PING_TOPIC = "ping"
+
+
+class EnvelopeError(ValueError):
+    """Raised when a body is not valid JSON or not a notification; the message names the field."""
+
+    def __init__(self, message: str, *, invalid_json: bool = False) -> None:
+        super().__init__(message)
+        self.invalid_json = invalid_json
+
+
+class EnvelopeData(BaseModel):
+    """The `data` container; `item` is the object the notification is about."""
+
+    model_config = ConfigDict(extra="allow")
+
+    item: dict[str, Any]
+
+
+class Envelope(BaseModel):
+    """One `notification_event` as Intercom sends it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["notification_event"]
+    app_id: str = Field(min_length=1)
+    topic: str = Field(min_length=1)
+    data: EnvelopeData
+    id: str | None = Field(default=None, min_length=1)
+    # Unix seconds; the upper bound (year 9999) keeps datetime conversion from overflowing.
+    created_at: int | None = Field(default=None, ge=0, le=253_402_300_799)
+    delivery_attempts: int | None = None
+
+    @property
+    def is_ping(self) -> bool:
+        return self.topic == PING_TOPIC
+
+    @property
+    def created_datetime(self) -> datetime | None:
+        """Return Intercom's `created_at` (Unix seconds) as an aware datetime, or None."""
+        if self.created_at is None:
+            return None
+        return datetime.fromtimestamp(self.created_at, tz=timezone.utc)
+
+    def order_key(self) -> str | None:
+        """Return `ticket:<id>`, `conversation:<id>` or `contact:<id>` for the item, else None.
+
+        The dispatcher uses it to keep notifications about one object from running at the same time.
+        """
+        item = self.data.item
+        # `ticket.closed` (API 2.15) nests the ticket under `data.item.ticket`.
+        if isinstance(item.get("ticket"), dict) and item.get("type") != "ticket":
+            return _key("ticket", item["ticket"].get("id"))
+
+        item_type = item.get("type")
+        if item_type in ("ticket", "conversation", "contact"):
+            return _key(item_type, item.get("id"))
+
+        # Contact tag topics carry the tagged contact beside the tag.
+        if item_type == "contact_tag" and isinstance(item.get("contact"), dict):
+            return _key("contact", item["contact"].get("id"))
+        return None
+
+
+def parse_envelope(body: bytes) -> Envelope:
+    """Parse and validate a webhook body; raise EnvelopeError naming the invalid field."""
+    try:
+        envelope = Envelope.model_validate_json(body)
+    except ValidationError as error:
+        raise _envelope_error(error) from None
+
+    if envelope.id is None and not envelope.is_ping:
+        raise EnvelopeError(
+            f"field 'id' is null: only 'ping' notifications may omit it, this one has topic {envelope.topic!r}"
+        )
+    return envelope
+
+
+def _envelope_error(error: ValidationError) -> EnvelopeError:
+    first = error.errors(include_url=False, include_input=False)[0]
+    if first["type"] == "json_invalid":
+        return EnvelopeError(f"body is not valid JSON: {first['msg']}", invalid_json=True)
+    if first["type"] == "model_type":
+        return EnvelopeError("body is not a notification: expected a JSON object")
+
+    field = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "missing":
+        return EnvelopeError(f"body is not a notification: field '{field}' is missing")
+    return EnvelopeError(f"body is not a notification: field '{field}' is invalid ({first['msg']})")
+
+
+def _key(kind: str, identifier: object) -> str | None:
+    if identifier is None or identifier == "":
+        return None
+    return f"{kind}:{identifier}"

@@ -1,0 +1,117 @@
+"""Leasing of due notifications, round-robin across workspaces.
+
+A lease is taken with one `find_one_and_update` that sets `status: processing`, the owner
+and the expiry, and counts the attempt. Fairness: the leaser keeps a rotation of the
+(app, workspace) pairs that have due work and leases from each pair in turn. A flood from
+one workspace therefore delays another workspace's notification by about
+REFRESH_EVERY_LEASES plus the worker's concurrency other notifications at most.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+
+__all__ = ["FairLeaser"]
+
+# The rotation is rebuilt after this many leases or seconds, so new workspaces join it soon.
+REFRESH_EVERY_LEASES = 32
+REFRESH_SECONDS = 0.5
+# Expired leases are looked for at most this often.
+EXPIRED_CHECK_SECONDS = 1.0
+
+
+class FairLeaser:
+    """Lease due notifications for one worker, taking turns between (app, workspace) pairs."""
+
+    def __init__(self, database: AsyncDatabase, owner: str, lease_seconds: float) -> None:
+        self._notifications = database.notifications
+        self._owner = owner
+        self._lease = timedelta(seconds=lease_seconds)
+        self._rotation: deque[tuple[str, str | None]] = deque()
+        self._leases_since_refresh = 0
+        self._refreshed_at = float("-inf")
+        self._expired_checked_at = float("-inf")
+
+    async def lease(self, now: datetime) -> dict[str, Any] | None:
+        """Lease one due notification and return it as leased, or None when nothing is due.
+
+        A notification taken over from an expired lease carries `expired_lease_owner`, the
+        worker that stopped renewing it.
+        """
+        if time.monotonic() - self._expired_checked_at >= EXPIRED_CHECK_SECONDS:
+            self._expired_checked_at = time.monotonic()
+            document = await self._lease_expired(now)
+            if document is not None:
+                return document
+
+        if self._refresh_due():
+            await self._refresh(now)
+        document = await self._lease_from_rotation(now)
+        if document is None and self._leases_since_refresh > 0:
+            # The rotation ran dry; look once more for workspaces that joined since.
+            await self._refresh(now)
+            document = await self._lease_from_rotation(now)
+        return document
+
+    def _refresh_due(self) -> bool:
+        return (
+            not self._rotation
+            or self._leases_since_refresh >= REFRESH_EVERY_LEASES
+            or time.monotonic() - self._refreshed_at >= REFRESH_SECONDS
+        )
+
+    async def _refresh(self, now: datetime) -> None:
+        due = {"status": "pending", "next_attempt_at": {"$lte": now}}
+        pairs: list[tuple[str, str | None]] = []
+        for app in sorted(await self._notifications.distinct("app", due)):
+            workspaces = await self._notifications.distinct("workspace_id", {**due, "app": app})
+            pairs.extend((app, workspace) for workspace in sorted(workspaces, key=lambda w: w or ""))
+
+        # Keep the turn order: pairs still waiting for their turn go first, new pairs after.
+        waiting = [pair for pair in self._rotation if pair in pairs]
+        self._rotation = deque(waiting + [pair for pair in pairs if pair not in waiting])
+        self._leases_since_refresh = 0
+        self._refreshed_at = time.monotonic()
+
+    async def _lease_from_rotation(self, now: datetime) -> dict[str, Any] | None:
+        while self._rotation:
+            app, workspace_id = self._rotation.popleft()
+            document = await self._notifications.find_one_and_update(
+                {"status": "pending", "app": app, "workspace_id": workspace_id, "next_attempt_at": {"$lte": now}},
+                self._lease_update(now),
+                return_document=ReturnDocument.AFTER,
+            )
+            if document is not None:
+                self._rotation.append((app, workspace_id))
+                self._leases_since_refresh += 1
+                return document
+        return None
+
+    async def _lease_expired(self, now: datetime) -> dict[str, Any] | None:
+        previous = await self._notifications.find_one_and_update(
+            {"status": "processing", "lease_until": {"$lt": now}},
+            self._lease_update(now),
+            return_document=ReturnDocument.BEFORE,
+        )
+        if previous is None:
+            return None
+        return {
+            **previous,
+            "status": "processing",
+            "attempts": previous.get("attempts", 0) + 1,
+            "lease_owner": self._owner,
+            "lease_until": now + self._lease,
+            "expired_lease_owner": previous.get("lease_owner"),
+        }
+
+    def _lease_update(self, now: datetime) -> dict[str, Any]:
+        return {
+            "$set": {"status": "processing", "lease_owner": self._owner, "lease_until": now + self._lease},
+            "$inc": {"attempts": 1},
+        }

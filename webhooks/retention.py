@@ -1,0 +1,41 @@
+"""Retention of processed notifications.
+
+A `done` notification gets `expires_at` when it finishes (the receiver sets it on `ignored`
+ones), and the TTL index on that field deletes it on MongoDB. The sweep here deletes the same documents where TTL indexes are not
+enforced, and the dispatcher runs it every RETENTION_SWEEP_SECONDS. `dead` notifications get
+no `expires_at`, so they stay until an operator replays or deletes them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import structlog
+from pymongo.asynchronous.database import AsyncDatabase
+
+__all__ = ["expiry_for", "sweep_expired"]
+
+log = structlog.get_logger(__name__)
+
+
+def expiry_for(
+    finished_at: datetime, created_at: datetime | None, *, retention_days: int, replay_window_seconds: int
+) -> datetime:
+    """Return when a done notification may be deleted.
+
+    That is `retention_days` after it finished, but never earlier than the replay window after
+    Intercom created it, so the deduplication record outlives any accepted replay.
+    """
+    retained = finished_at + timedelta(days=retention_days)
+    replay_guard = (created_at or finished_at) + timedelta(seconds=replay_window_seconds)
+    return max(retained, replay_guard)
+
+
+async def sweep_expired(database: AsyncDatabase, now: datetime) -> int:
+    """Delete done and ignored notifications whose `expires_at` has passed, and return how many."""
+    result = await database.notifications.delete_many(
+        {"status": {"$in": ["done", "ignored"]}, "expires_at": {"$lte": now}}
+    )
+    if result.deleted_count:
+        log.info("notifications.expired_deleted", count=result.deleted_count)
+    return result.deleted_count
