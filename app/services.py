@@ -42,10 +42,12 @@ class Services:
     # Calls Intercom's REST API for an installation; set by the oauth package. Canvas views
     # use `await intercom_api.add_note(app, workspace_id, conversation_id, html)`.
     intercom_api: object | None = None
+    _oauth_api: object | None = field(default=None, repr=False)
 
     async def close(self) -> None:
-        if self.intercom_api is not None:
-            await self.intercom_api.close()
+        # Tests may swap `intercom_api` for a stand-in; the oauth runtime built here is closed.
+        if self._oauth_api is not None:
+            await self._oauth_api.close()
         await self.client.close()
 
 
@@ -76,6 +78,7 @@ async def build_services(settings: Settings, uri: str) -> Services:
         handlers=handlers,
     )
     services.intercom_api = build_intercom_api(settings, database, cipher, on_stored=services.wakeup.notify)
+    services._oauth_api = services.intercom_api
     return services
 
 

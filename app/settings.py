@@ -102,11 +102,15 @@ class Settings(BaseSettings):
     INTERCOM_API_APP_CALLS_PER_MINUTE: int = Field(default=10_000, ge=6)
     # Calls one workspace may have in flight at once, so it cannot crowd out the others.
     INTERCOM_API_CONCURRENCY_PER_WORKSPACE: int = Field(default=4, ge=1)
+    # Maximum time a health-check reply waits for a token check before using what is stored.
     HEALTH_CHECK_BUDGET_SECONDS: float = Field(default=0.5, gt=0, le=5)
+    # How long a successful token check is reused before the token is checked again.
     HEALTH_CHECK_CACHE_SECONDS: float = Field(default=3600.0, ge=0)
+    # Backfill fetches tickets and conversations updated in the last BACKFILL_DAYS days.
     BACKFILL_ON_INSTALL: bool = True
     BACKFILL_DAYS: int = Field(default=30, ge=1)
     BACKFILL_PAGE_SIZE: int = Field(default=50, ge=1, le=150)
+    # How often the service deletes the data of workspaces uninstalled UNINSTALL_PURGE_DAYS ago.
     UNINSTALL_PURGE_INTERVAL_SECONDS: float = Field(default=3600.0, gt=0)
 
     @field_validator("TOKEN_ENCRYPTION_KEYS", "TRUSTED_PROXIES", mode="before")

@@ -85,6 +85,8 @@ class AppStore:
 
     An app has at most two client secrets: the current one first and, while Intercom
     rotates the secret, the previous one. Both verify signatures; the first one signs OAuth.
+    A change clears the cache of the registry passed in. Other processes, such as a running
+    service changed from the CLI, see it once their 30-second cache entry expires.
     """
 
     def __init__(self, database: AsyncDatabase, *, encrypt, registry: AppRegistry | None = None) -> None:

@@ -59,10 +59,23 @@ class Backfill:
         self._days = days
         self._page_size = page_size
         self._on_stored = on_stored
+        self._running: set[tuple[str, str]] = set()
+
+    def is_running(self, app: str, workspace_id: str) -> bool:
+        """Return whether this process is backfilling the workspace now."""
+        return (app, workspace_id) in self._running
 
     async def run(self, app: str, workspace_id: str, *, progress: ProgressCallback | None = None) -> dict[str, int]:
         """Backfill the workspace, resuming an unfinished run; return the objects stored per kind."""
         client = await self._api.client_for(app, workspace_id)
+        self._running.add((app, workspace_id))
+        try:
+            return await self._run(client, progress)
+        finally:
+            self._running.discard((app, workspace_id))
+
+    async def _run(self, client: InstallationClient, progress: ProgressCallback | None) -> dict[str, int]:
+        app, workspace_id = client.app, client.workspace_id
         installation = await self._api.installations.get(app, workspace_id) or {}
         state = _resume_state(installation.get("backfill"), days=self._days)
         state["status"] = "running"

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import structlog
+from pymongo.errors import PyMongoError
 from quart import Blueprint, Response, current_app, jsonify, redirect, request
 
 from oauth.apps import RegisteredApp
@@ -33,6 +34,16 @@ STATE_LIFETIME = timedelta(minutes=10)
 
 _signature_rejected = ThrottledLog("signature.rejected")
 _state_rejected = ThrottledLog("install.state_rejected")
+
+
+@blueprint.errorhandler(PyMongoError)
+async def database_unavailable(error: PyMongoError) -> Response:
+    """Return 503 when the database fails, so Intercom retries and an admin can try again."""
+    log.error("oauth.database_error", path=request.path, error=str(error), error_type=type(error).__name__)
+    message = "The database is unavailable; try again in a minute"
+    if request.method == "GET":
+        return _page(503, "Service unavailable", message + ".")
+    return _json_error(503, message)
 
 
 @blueprint.get("/intercom/<app>/install")
@@ -89,7 +100,8 @@ async def oauth_callback(app: str) -> Response:
 
     workspace_id = installation["workspace_id"]
     await services.intercom_api.forget(app, workspace_id)
-    if services.settings.BACKFILL_ON_INSTALL and services.intercom_api.backfill is not None:
+    backfill = services.intercom_api.backfill
+    if services.settings.BACKFILL_ON_INSTALL and backfill is not None and not backfill.is_running(app, workspace_id):
         services.intercom_api.tasks.spawn(
             services.intercom_api.backfill.run(app, workspace_id), name=f"backfill:{app}:{workspace_id}"
         )

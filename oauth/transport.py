@@ -57,7 +57,7 @@ class SharedTransport(httpx.AsyncBaseTransport):
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
-    """Send requests for one installation within its rate limits, retrying what Intercom allows.
+    """Send requests for one installation within its rate limits, retrying what is safe to resend.
 
     A 401 reply calls `on_unauthorized` once and stops the transport: every later request
     raises InstallationInactive without reaching Intercom.
@@ -91,7 +91,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
                 async with self._limiter.slot(self._app, self._workspace_id):
                     response = await self._inner.handle_async_request(request)
             except httpx.TransportError as error:
-                if attempt >= self._policy.max_retries:
+                if attempt >= self._policy.max_retries or not _safe_to_resend(request, error):
                     raise
                 await self._wait_before_retry(attempt, request, reason=type(error).__name__)
                 attempt += 1
@@ -121,7 +121,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
                 # The next slot() waits until the window resets.
                 attempt += 1
                 continue
-            if status >= 500 and attempt < self._policy.max_retries:
+            if status >= 500 and attempt < self._policy.max_retries and _safe_to_resend(request, None):
                 await response.aclose()
                 await self._wait_before_retry(attempt, request, reason=f"status {status}")
                 attempt += 1
@@ -145,6 +145,18 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         log.info("intercom_api.retry", app=self._app, workspace_id=self._workspace_id,
                  path=request.url.path, reason=reason, attempt=attempt + 1, delay_seconds=round(delay, 3))
         await asyncio.sleep(delay)
+
+
+def _safe_to_resend(request: httpx.Request, error: httpx.TransportError | None) -> bool:
+    """Return whether sending `request` again cannot repeat an action Intercom already took.
+
+    Reads and searches are safe. Other POSTs, such as a note, are resent only when the
+    connection failed before the request went out, because a 5xx or a timeout after sending
+    may come after Intercom stored the note.
+    """
+    if request.method in ("GET", "HEAD", "PUT", "DELETE") or request.url.path.endswith("/search"):
+        return True
+    return isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
 
 
 def _reset_time(response: httpx.Response) -> float | None:

@@ -151,3 +151,22 @@ async def test_limiter_busy_workspace_not_blocking():
 
     assert finished.index("quiet") <= 1
     assert finished.count("noisy") == 5
+
+
+async def test_note_not_resent_after_5xx(server, intercom):
+    intercom.fake.fail_next = [(502, 0)]
+
+    with pytest.raises(IntercomApiError, match="returned 502"):
+        await server.services.intercom_api.add_note("default", "wsus0001", "wsus0001-v0", "<p>once</p>")
+
+    assert len(intercom.fake.calls_to("/conversations/wsus0001-v0/reply")) == 1
+    assert intercom.fake.notes == []
+
+
+async def test_note_resent_after_429(server, intercom):
+    intercom.fake.fail_next = [(429, 0)]
+
+    await server.services.intercom_api.add_note("default", "wsus0001", "wsus0001-v0", "<p>after wait</p>")
+
+    assert len(intercom.fake.calls_to("/conversations/wsus0001-v0/reply")) == 2
+    assert len(intercom.fake.notes) == 1

@@ -30,6 +30,16 @@ async def intercom():
         yield servers
 
 
+@pytest.fixture(autouse=True)
+def keep_logging_config(monkeypatch):
+    """Stop the CLI from reconfiguring structlog for the whole test process.
+
+    The CLI configures structlog to cache loggers on first use, which would stop later
+    tests' `capture_logs()` from seeing events of loggers first used during these tests.
+    """
+    monkeypatch.setattr("app.cli.configure_logging", lambda *args, **kwargs: None)
+
+
 @pytest.fixture
 async def server(start_server, intercom):
     return await start_server(**intercom.settings(), BACKFILL_ON_INSTALL=False)

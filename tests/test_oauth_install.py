@@ -203,3 +203,13 @@ async def test_reinstall_replaces_token_keeps_data(server, intercom):
     assert server.services.cipher.decrypt(second["token_encrypted"]) == tokens[-1]
     assert await server.database.installations.count_documents({}) == 1
     assert await server.database.tickets.count_documents({"workspace_id": "wsagain01"}) == 1
+
+
+async def test_install_database_down_503(server, intercom):
+    add_workspace(intercom, "wsdbdown1", "US")
+    await server.services.client.close()
+
+    response = await server.client.get("/intercom/default/install")
+
+    assert response.status_code == 503
+    assert "database is unavailable" in response.text

@@ -16,7 +16,6 @@ from tests.conftest import INTERCOM_FIXTURES, TEST_CLIENT_SECRET, TEST_ENCRYPTIO
 
 CLIENT_ID = "test-client-id"
 SIGNATURES = json.loads((INTERCOM_FIXTURES / "signatures.json").read_text())["files"]
-TENANT_COLLECTIONS = ("tickets", "conversations", "contacts", "activity", "notifications")
 
 
 @pytest.fixture
@@ -46,6 +45,35 @@ async def wait_for_backfill(server, workspace_id: str) -> dict:
     raise AssertionError("backfill did not finish within 5 s")
 
 
+async def post_inbox_canvas(server, kind: str, **fields) -> list[dict]:
+    """Post a signed Inbox canvas request about contact c0 in conversation v0; return its components."""
+    body = json.loads((INTERCOM_FIXTURES / f"canvas.inbox.{kind}.request.json").read_bytes())
+    contact_id = f"{TEST_WORKSPACE_ID}-c0"
+    body["contact"]["id"] = contact_id
+    body["conversation"]["id"] = f"{TEST_WORKSPACE_ID}-v0"
+    body["conversation"]["contacts"]["contacts"] = [{"type": "contact", "id": contact_id}]
+    body.update(fields)
+    raw = json.dumps(body).encode()
+
+    response = await server.client.post(
+        f"/intercom/default/canvas/inbox/{kind}", content=raw,
+        headers={"X-Body-Signature": sign_body(raw, TEST_CLIENT_SECRET), "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 200, response.text
+    return response.json()["canvas"]["content"]["components"]
+
+
+async def wait_for_processed(server, workspace_id: str) -> None:
+    for _ in range(250):
+        if not await server.database.notifications.count_documents(
+            {"workspace_id": workspace_id, "status": {"$in": ["pending", "processing"]}}
+        ):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the dispatcher did not process the backfilled notifications within 5 s")
+
+
 async def test_eu_workspace_install_to_uninstall(start_server, intercom):
     server = await start_server(**intercom.settings())
     fake = intercom.fake
@@ -66,17 +94,18 @@ async def test_eu_workspace_install_to_uninstall(start_server, intercom):
     stored = server.database.notifications.find({"app": "default", "workspace_id": TEST_WORKSPACE_ID})
     topics = sorted([doc["topic"] async for doc in stored])
     assert topics == ["contact.user.created"] * 4 + ["conversation.user.created"] * 3 + ["ticket.created"] * 4
-    if server.services.handlers.handlers_for("ticket.created"):
-        contact_id = f"{TEST_WORKSPACE_ID}-c0"
-        for _ in range(250):
-            tickets, total = await server.services.reader.tickets("default", TEST_WORKSPACE_ID, contact_id)
-            if total:
-                break
-            await asyncio.sleep(0.02)
-        assert total == 1
 
-    # Every call for the workspace after the install went to the EU host.
-    await server.services.intercom_api.add_note("default", TEST_WORKSPACE_ID, f"{TEST_WORKSPACE_ID}-v0", "<p>Summary</p>")
+    # The dispatcher projects them, so the Inbox canvas shows the contact's backfilled ticket.
+    await wait_for_processed(server, TEST_WORKSPACE_ID)
+    components = await post_inbox_canvas(server, "initialize")
+    items = [item["id"] for component in components if component["type"] == "list" for item in component["items"]]
+    assert f"ticket:{TEST_WORKSPACE_ID}-t0" in items
+    assert f"conversation:{TEST_WORKSPACE_ID}-v0" in items
+
+    # "Add summary as note" posts through the EU host, like every call after the install.
+    result = await post_inbox_canvas(server, "submit", component_id="add_note")
+    assert "Summary added as a note." in [c.get("text") for c in result]
+    assert fake.notes[0]["conversation_id"] == f"{TEST_WORKSPACE_ID}-v0"
     install_calls = {"/auth/eagle/token", "/me"}
     later = [call for call in fake.calls if call.path not in install_calls]
     assert later
@@ -95,6 +124,8 @@ async def test_eu_workspace_install_to_uninstall(start_server, intercom):
     calls_before = len(fake.calls)
     with pytest.raises(InstallationInactive):
         await server.services.intercom_api.add_note("default", TEST_WORKSPACE_ID, f"{TEST_WORKSPACE_ID}-v0", "<p>x</p>")
+    rejected = await post_inbox_canvas(server, "submit", component_id="add_note")
+    assert any("install it again" in (c.get("text") or "") for c in rejected)
     health_body = json.dumps({"workspace_id": TEST_WORKSPACE_ID}).encode()
     health = await server.client.post("/intercom/default/health-check", content=health_body,
                                       headers={"X-Body-Signature": sign_body(health_body, TEST_CLIENT_SECRET)})
