@@ -69,6 +69,7 @@ def serve(state: CliState, host: str | None, port: int | None) -> None:
     if port is not None:
         settings.PORT = port
 
+    _serve_metrics_port(settings)
     with mongo_uri(settings, own=True) as uri:
         app = create_app(settings, mongo_uri=uri)
         click.echo(f"serving on http://{settings.HOST}:{settings.PORT} (Ctrl-C stops)", err=True)
@@ -87,18 +88,8 @@ def worker(state: CliState) -> None:
     from webhooks.registry import HandlerModuleError
 
     settings = state.settings
-    if settings.METRICS_PORT:
-        # A worker serves no HTTP otherwise, so its processing metrics get their own endpoint.
-        from prometheus_client import start_http_server
-
-        try:
-            start_http_server(settings.METRICS_PORT, addr=settings.HOST)
-        except OSError as error:
-            raise click.ClickException(
-                f"cannot serve metrics on {settings.HOST}:{settings.METRICS_PORT} ({error}); "
-                "give each worker on a host its own METRICS_PORT, or 0 to serve none"
-            ) from None
-        click.echo(f"metrics on http://{settings.HOST}:{settings.METRICS_PORT}/metrics", err=True)
+    # A worker serves no HTTP otherwise, so its processing metrics get their own endpoint.
+    _serve_metrics_port(settings)
 
     async def main(stop: asyncio.Event) -> None:
         async with state.services() as services:
@@ -111,6 +102,22 @@ def worker(state: CliState) -> None:
         run_until_signal(main)
     except HandlerModuleError as error:
         raise click.ClickException(str(error)) from None
+
+
+def _serve_metrics_port(settings: Settings) -> None:
+    """Serve /metrics on METRICS_PORT when it is set."""
+    from app.metrics import serve_on_own_port
+
+    if not settings.METRICS_PORT:
+        return
+    try:
+        serve_on_own_port(settings.HOST, settings.METRICS_PORT)
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot serve metrics on {settings.HOST}:{settings.METRICS_PORT} ({error}); "
+            "give each process on a host its own METRICS_PORT, or 0 to serve none"
+        ) from None
+    click.echo(f"metrics on http://{settings.HOST}:{settings.METRICS_PORT}/metrics", err=True)
 
 
 @cli.group(cls=DefaultGroup, default_command="webhooks")

@@ -92,6 +92,14 @@ class EmbeddedMongo:
         log.info("embedded_mongodb.started", port=self.port, pid=self._process.pid, root=str(self.root))
         return self.uri
 
+    def running_pid(self) -> int | None:
+        """Return the pid of a live server on this root, from its pid file, or None."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if _process_alive(pid) else None
+
     def attach(self) -> str | None:
         """Return the URI of a server another process started on this root, or None."""
         try:

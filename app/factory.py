@@ -31,8 +31,11 @@ def create_app(settings: Settings, *, mongo_uri: str) -> Quart:
     app.config["SETTINGS"] = settings
     # Webhooks enforce WEBHOOK_MAX_BODY_BYTES themselves; this is the cap for every other route.
     app.config["MAX_CONTENT_LENGTH"] = max(settings.WEBHOOK_MAX_BODY_BYTES, 1_048_576)
-    for blueprint in (webhook_routes, canvas_routes, oauth_routes, health.blueprint, metrics.blueprint):
+    for blueprint in (webhook_routes, canvas_routes, oauth_routes, health.blueprint):
         app.register_blueprint(blueprint)
+    # With METRICS_PORT set, `serve` exposes metrics on that port only, not to the public one.
+    if not settings.METRICS_PORT:
+        app.register_blueprint(metrics.blueprint)
     app.register_blueprint(admin_routes)
 
     @app.before_serving

@@ -7,6 +7,8 @@ import asyncio
 from pymongo.errors import PyMongoError
 from quart import Blueprint, current_app
 
+from app.embedded_db import EmbeddedMongo
+
 __all__ = ["blueprint"]
 
 blueprint = Blueprint("health", __name__)
@@ -14,14 +16,23 @@ blueprint = Blueprint("health", __name__)
 
 @blueprint.get("/healthz")
 async def healthz():
-    """Answer 200 while the process serves requests."""
+    """Return 200 while the process serves requests."""
     return {"status": "ok"}
 
 
 @blueprint.get("/readyz")
 async def readyz():
-    """Answer 200 when the database answers a ping within a second, else 503 with the reason."""
+    """Return 200 when the database replies to a ping within a second, else 503 with the reason.
+
+    With MONGODB_URI unset it also checks that the embedded server's process is alive.
+    """
     services = current_app.extensions["intercom"]
+    settings = services.settings
+    if not settings.MONGODB_URI and EmbeddedMongo(settings.DATA_DIR / "mongo").running_pid() is None:
+        return {
+            "status": "unavailable",
+            "database": f"the embedded MongoDB server under {settings.DATA_DIR / 'mongo'} is not running",
+        }, 503
     try:
         await asyncio.wait_for(services.database.command("ping"), timeout=1.0)
     except (PyMongoError, TimeoutError) as error:

@@ -14,3 +14,10 @@ blueprint = Blueprint("metrics", __name__)
 async def metrics() -> Response:
     """Return every registered metric in Prometheus' text format."""
     return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+def serve_on_own_port(host: str, port: int) -> None:
+    """Serve /metrics on host:port from a background thread; raise OSError when the port is taken."""
+    from prometheus_client import start_http_server
+
+    start_http_server(port, addr=host)
