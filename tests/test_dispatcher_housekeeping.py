@@ -8,6 +8,7 @@ from prometheus_client import REGISTRY
 
 from tests.handlers.notifications import make_body, store_notifications
 from tests.handlers.fixtures import database, open_dispatcher, wait_for  # noqa: F401  (fixtures)
+from webhooks import processing_metrics
 from webhooks.processing_metrics import refresh_queue_gauges
 from webhooks.retention import expiry_for, sweep_expired
 
@@ -98,3 +99,12 @@ async def test_outcomes_counted_by_topic(open_dispatcher):
     assert sample("intercom_notifications_processed_total", topic="metrics.bad", outcome="retry") >= 1
     assert sample("intercom_notifications_processed_total", topic="metrics.bad", outcome="dead") >= 1
     assert sample("intercom_notification_processing_seconds_count", topic="metrics.ok") >= 1
+
+
+def test_topic_labels_are_capped(monkeypatch):
+    monkeypatch.setattr(processing_metrics, "_topic_labels", set())
+    monkeypatch.setattr(processing_metrics, "MAX_TOPIC_LABELS", 2)
+
+    labels = [processing_metrics.topic_label(topic) for topic in ("a.one", "b.two", "c.three", "a.one")]
+
+    assert labels == ["a.one", "b.two", "other", "a.one"]

@@ -43,7 +43,7 @@ async def test_different_order_keys_overlap(open_dispatcher):
     async with open_dispatcher(HANDLER_MODULES="tests.handlers.counting") as (services, _):
         database = services.database
         bodies = [
-            make_body("conversation.user.replied", {"type": "conversation", "id": f"c{i}", "sleep_seconds": 0.3})
+            make_body("conversation.user.replied", {"type": "conversation", "id": f"c{i}", "sleep_seconds": 0.6})
             for i in range(4)
         ]
         await store_notifications(database, bodies)
