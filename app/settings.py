@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -189,13 +190,13 @@ def _fill_development_secrets(settings: Settings) -> None:
     if not settings.INTERCOM_CLIENT_SECRET:
         path = settings.DATA_DIR / DEV_CLIENT_SECRET_FILE
         settings.INTERCOM_CLIENT_SECRET = _read_or_create(path, lambda: secrets.token_urlsafe(32))
-        print(f"development: INTERCOM_CLIENT_SECRET is read from {path.resolve()}", flush=True)
+        print(f"development: INTERCOM_CLIENT_SECRET is read from {path.resolve()}", file=sys.stderr, flush=True)
     if not settings.INTERCOM_CLIENT_ID:
         settings.INTERCOM_CLIENT_ID = "dev-client-id"
     if not settings.TOKEN_ENCRYPTION_KEYS:
         path = settings.DATA_DIR / DEV_ENCRYPTION_KEY_FILE
         settings.TOKEN_ENCRYPTION_KEYS = [_read_or_create(path, lambda: Fernet.generate_key().decode())]
-        print(f"development: TOKEN_ENCRYPTION_KEYS is read from {path.resolve()}", flush=True)
+        print(f"development: TOKEN_ENCRYPTION_KEYS is read from {path.resolve()}", file=sys.stderr, flush=True)
 
 
 def _read_or_create(path: Path, generate) -> str:

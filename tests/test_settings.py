@@ -18,7 +18,7 @@ def test_development_generates_and_keeps_secrets(tmp_path: Path, monkeypatch, ca
     assert first.TOKEN_ENCRYPTION_KEYS == second.TOKEN_ENCRYPTION_KEYS
     secret_file = tmp_path / "data" / "dev-client-secret"
     assert secret_file.stat().st_mode & 0o077 == 0
-    assert str(secret_file) in capsys.readouterr().out
+    assert str(secret_file) in capsys.readouterr().err
 
 
 def test_production_names_every_missing_variable(tmp_path: Path, monkeypatch):
