@@ -21,7 +21,7 @@ run: $(STAMP)
 browser:
 	@if [ ! -x /usr/bin/chromium ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+			apt-get -o DPkg::Lock::Timeout=300 update -qq && apt-get -o DPkg::Lock::Timeout=300 install -y -qq chromium >/dev/null; \
 		else \
 			echo "NOTE: /usr/bin/chromium is missing and this user cannot install it; browser tests will be skipped"; \
 		fi; \
@@ -34,7 +34,7 @@ test: $(STAMP) browser
 bench: $(STAMP)
 	@if ! command -v wrk >/dev/null; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
+			apt-get -o DPkg::Lock::Timeout=300 update -qq && apt-get -o DPkg::Lock::Timeout=300 install -y -qq wrk >/dev/null; \
 		else \
 			echo "NOTE: wrk is missing and this user cannot install it; the ingest and memory benchmarks will fail"; \
 		fi; \
