@@ -58,6 +58,7 @@ def main(names: list[str]) -> int:
         f"Machine: {machine_summary()}.\n\n"
         "Every figure below comes from that one run; rerun `make bench` to refresh them.\n\n"
     )
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(header + "\n".join(sections))
     print(f"bench: wrote {OUTPUT}")
     return 1 if failed else 0
