@@ -108,3 +108,19 @@ async def test_flood_does_not_starve_workspace(make_settings, concurrency):
 
 async def _noisy_runs_at_least(database, expected: int) -> bool:
     return await database.handler_runs.count_documents({"workspace_id": "ws-noisy"}) >= expected
+
+
+async def test_busy_object_does_not_block_workspace(open_dispatcher):
+    async with open_dispatcher(HANDLER_MODULES="tests.handlers.counting") as (services, _):
+        database = services.database
+        item = {"type": "conversation", "id": "busy", "sleep_seconds": 0.05}
+        backlog = [make_body("conversation.user.replied", item) for _ in range(300)]
+        other = make_body("contact.user.created", {"type": "contact", "id": "someone-else"})
+        [*_, contact] = await store_notifications(database, [*backlog, other])
+
+        await wait_for(lambda: database.handler_runs.find_one({"notification_id": contact["notification_id"]}))
+        parked = await database.notifications.count_documents({"parked_on": "conversation:busy"})
+
+        # The worker leaves the busy conversation out of its leases instead of parking its whole
+        # backlog, one notification at a time, before it reaches the contact.
+        assert parked < 50

@@ -44,6 +44,8 @@ QUEUE_METRICS_SECONDS = 15.0
 # Only the newest error entries are kept, so a notification replayed many times stays small.
 MAX_ERROR_ENTRIES = 50
 MAX_ERROR_CHARS = 2000
+# How long a worker leaves a key out of its leases after finding it locked by another worker.
+PARKED_KEY_HOLD_SECONDS = 1.0
 
 
 class Dispatcher:
@@ -226,11 +228,19 @@ class Dispatcher:
             log.error("notification.dead", **fields, attempts=document["attempts"], error=errors[-1]["error"])
             return "dead"
 
+        order_key = document.get("order_key")
+        pair = (document["app"], document.get("workspace_id"))
         if not await self._gate.enter(document):
+            # Another notification about the same object runs: lease other work for a moment.
+            self._leaser.hold_back(*pair, order_key, PARKED_KEY_HOLD_SECONDS)
             return "parked"
+        if order_key:
+            self._leaser.hold_back(*pair, order_key, float("inf"))
         try:
             return await self._run(document, errors, policy, fields)
         finally:
+            if order_key:
+                self._leaser.release(*pair, order_key)
             await self._gate.leave(document)
 
     async def _run(self, document: dict[str, Any], errors: list, policy: RetryPolicy, fields: dict[str, Any]) -> str:

@@ -5,6 +5,10 @@ and the expiry, and counts the attempt. Fairness: the leaser keeps a rotation of
 (app, workspace) pairs that have due work and leases from each pair in turn. A flood from
 one workspace therefore delays another workspace's notification by about
 REFRESH_EVERY_LEASES plus the worker's concurrency other notifications at most.
+
+Order keys known to be busy (held by a running notification, or just found locked) are left
+out of the lease query for their workspace. A backlog about one conversation then does not
+make the other notifications of that workspace wait behind it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ REFRESH_EVERY_LEASES = 32
 REFRESH_SECONDS = 0.5
 # Expired leases are looked for at most this often.
 EXPIRED_CHECK_SECONDS = 1.0
+MAX_BUSY_KEYS_PER_QUERY = 100
 
 
 class FairLeaser:
@@ -37,6 +42,8 @@ class FairLeaser:
         self._leases_since_refresh = 0
         self._refreshed_at = float("-inf")
         self._expired_checked_at = float("-inf")
+        # (app, workspace) -> {order key: monotonic time until which it is left out}
+        self._busy_keys: dict[tuple[str, str | None], dict[str, float]] = {}
 
     async def lease(self, now: datetime) -> dict[str, Any] | None:
         """Lease one due notification and return it as leased, or None when nothing is due.
@@ -58,6 +65,27 @@ class FairLeaser:
             await self._refresh(now)
             document = await self._lease_from_rotation(now)
         return document
+
+    def hold_back(self, app: str, workspace_id: str | None, order_key: str, seconds: float) -> None:
+        """Leave notifications with `order_key` out of this worker's leases for `seconds`."""
+        self._busy_keys.setdefault((app, workspace_id), {})[order_key] = time.monotonic() + seconds
+
+    def release(self, app: str, workspace_id: str | None, order_key: str) -> None:
+        """Let notifications with `order_key` be leased again."""
+        keys = self._busy_keys.get((app, workspace_id))
+        if keys is not None:
+            keys.pop(order_key, None)
+
+    def _busy_filter(self, pair: tuple[str, str | None]) -> dict[str, Any]:
+        keys = self._busy_keys.get(pair)
+        if not keys:
+            return {}
+        now = time.monotonic()
+        for key in [key for key, until in keys.items() if until <= now]:
+            del keys[key]
+        # A bounded list keeps the query small; keys beyond it are only parked again, not lost.
+        busy = sorted(keys, key=keys.__getitem__, reverse=True)[:MAX_BUSY_KEYS_PER_QUERY]
+        return {"order_key": {"$nin": busy}} if busy else {}
 
     def _refresh_due(self) -> bool:
         return (
@@ -83,7 +111,13 @@ class FairLeaser:
         while self._rotation:
             app, workspace_id = self._rotation.popleft()
             document = await self._notifications.find_one_and_update(
-                {"status": "pending", "app": app, "workspace_id": workspace_id, "next_attempt_at": {"$lte": now}},
+                {
+                    "status": "pending",
+                    "app": app,
+                    "workspace_id": workspace_id,
+                    "next_attempt_at": {"$lte": now},
+                    **self._busy_filter((app, workspace_id)),
+                },
                 self._lease_update(now),
                 return_document=ReturnDocument.AFTER,
             )
