@@ -241,6 +241,8 @@ async def render_json() -> Response:
         document = json.loads(payload.json_text)
     except json.JSONDecodeError as error:
         return _json_error(400, f"the pasted text is not valid JSON: {error}")
+    except RecursionError:
+        return _json_error(400, "the pasted JSON is nested too deeply to parse")
     try:
         canvas = parse_canvas_document(document)
     except CanvasDocumentError as error:
@@ -308,7 +310,10 @@ def _flow_response(result: FlowResult) -> Response:
 async def _json_body(model: type[BaseModel]) -> Any:
     if request.mimetype != "application/json":
         return _json_error(415, f"send the body as application/json, not {request.mimetype or 'no content type'}")
-    body = await request.get_json(silent=True)
+    try:
+        body = await request.get_json(silent=True)
+    except RecursionError:
+        return _json_error(400, "the body is nested too deeply to parse")
     if not isinstance(body, dict):
         return _json_error(400, "the body must be a JSON object")
     try:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from contextlib import AbstractAsyncContextManager
 
 import click
 
+from app.embedded_db import EmbeddedMongoError
 from app.logging import configure_logging
 from app.settings import Settings, SettingsError, load_settings
 
@@ -69,11 +71,28 @@ def serve(state: CliState, host: str | None, port: int | None) -> None:
     if port is not None:
         settings.PORT = port
 
+    _check_port_free(settings.HOST, settings.PORT)
     _serve_metrics_port(settings)
-    with mongo_uri(settings, own=True) as uri:
-        app = create_app(settings, mongo_uri=uri)
-        click.echo(f"serving on http://{settings.HOST}:{settings.PORT} (Ctrl-C stops)", err=True)
-        run_until_signal(lambda stop: serve_app(app, settings.HOST, settings.PORT, stop))
+    try:
+        with mongo_uri(settings, own=True) as uri:
+            app = create_app(settings, mongo_uri=uri)
+            click.echo(f"serving on http://{settings.HOST}:{settings.PORT} (Ctrl-C stops)", err=True)
+            run_until_signal(lambda stop: serve_app(app, settings.HOST, settings.PORT, stop))
+    except EmbeddedMongoError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail with a clear message when host:port cannot be bound, before anything starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port} ({error.strerror}); stop the process using it "
+                "or choose another port with PORT or --port"
+            ) from None
 
 
 @cli.command()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import structlog
-from quart import Quart
+from quart import Quart, jsonify, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from app import health, metrics
 from app.services import Services, build_services
@@ -37,6 +38,21 @@ def create_app(settings: Settings, *, mongo_uri: str) -> Quart:
     if not settings.METRICS_PORT:
         app.register_blueprint(metrics.blueprint)
     app.register_blueprint(admin_routes)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(error: HTTPException):
+        """Answer routing and size errors as JSON that names the problem, like every route."""
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            message = f"{request.method} is not allowed on {request.path}; use {', '.join(sorted(error.valid_methods))}"
+        elif isinstance(error, RequestEntityTooLarge):
+            message = f"the request body is larger than the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
+        elif error.code == 404:
+            message = f"no endpoint at {request.path}; check the URL path and the app key in it"
+        else:
+            message = error.description or error.name
+        response = jsonify({"error": message})
+        response.status_code = error.code or 500
+        return response
 
     @app.before_serving
     async def start_services() -> None:

@@ -101,6 +101,8 @@ def _parse(kind: str, body: bytes):
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"request body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise ValueError("request body is nested too deeply to parse") from None
     if not isinstance(data, dict):
         raise ValueError(f"request body must be a JSON object, got {type(data).__name__}")
     try:

@@ -221,6 +221,8 @@ async def _verified_json(app: str) -> tuple[dict[str, Any], Response | None]:
         body = json.loads(raw)
     except ValueError:
         return {}, _json_error(400, "body is not valid JSON")
+    except RecursionError:
+        return {}, _json_error(400, "body is nested too deeply to parse")
     if not isinstance(body, dict):
         return {}, _json_error(400, "body must be a JSON object")
     return body, None

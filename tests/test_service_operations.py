@@ -68,3 +68,22 @@ def test_readme_settings_table_is_up_to_date():
     start = readme.index(TABLE_START)
     end = readme.index(TABLE_END) + len(TABLE_END)
     assert readme[start:end] == settings_table(), "README is stale: run `.venv/bin/python -m app.manifest`"
+
+
+def test_serve_rejects_busy_port(tmp_path, monkeypatch):
+    import socket
+
+    from click.testing import CliRunner
+
+    from app.cli import cli
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--port", str(port)])
+
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert not (tmp_path / "mongo" / "nx-27017.pid").exists()
