@@ -250,3 +250,21 @@ async def test_null_item_fields_stored(live_server):
     assert response.status_code == 200
     document = await live_server.database.notifications.find_one({})
     assert document["order_key"] is None
+
+
+async def test_nul_in_contact_id_not_stuck(live_server):
+    from tests.handlers.fixtures import wait_for
+    from tests.webhook_requests import make_body, post_signed
+
+    item = {"type": "contact", "id": "a\u0000b", "role": "user", "updated_at": 1781258400}
+    for _ in range(2):
+        assert (await post_signed(live_server.client, make_body("contact.user.created", item=item))).status_code == 200
+
+    # Each notification gets its attempts: none waits forever on an order lock it cannot take.
+    notifications = live_server.database.notifications
+    await wait_for(lambda: _all_attempted(notifications))
+    assert await notifications.count_documents({"status": "done"}) >= 1
+
+
+async def _all_attempted(notifications) -> bool:
+    return await notifications.count_documents({"attempts": 0}) == 0
