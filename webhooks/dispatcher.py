@@ -45,7 +45,7 @@ QUEUE_METRICS_SECONDS = 15.0
 MAX_ERROR_ENTRIES = 50
 MAX_ERROR_CHARS = 2000
 # How long a worker leaves a key out of its leases after finding it locked by another worker.
-PARKED_KEY_HOLD_SECONDS = 1.0
+PARKED_KEY_HOLD_SECONDS = 0.25
 
 
 class Dispatcher:
