@@ -26,7 +26,7 @@ _PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedMongoError(Exception):
-    """Raised when the embedded server cannot start; the message says why and what to do."""
+    """Raised when the embedded server cannot start; the message gives the cause and the fix."""
 
 
 class EmbeddedMongo:
@@ -65,7 +65,7 @@ class EmbeddedMongo:
         return self._process is not None and self._process.poll() is None
 
     def start(self) -> str:
-        """Start the server, wait until it answers `hello`, and return its URI."""
+        """Start the server, wait until it replies to `hello`, and return its URI."""
         self.root.mkdir(parents=True, exist_ok=True)
         self._check_not_in_use()
         self.port = _free_port()
