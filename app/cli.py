@@ -17,7 +17,7 @@ __all__ = ["main"]
 
 
 class CliState:
-    """What every command receives as `ctx.obj`: the settings and a way to open the services."""
+    """The `ctx.obj` of every command: the settings and a way to open the services."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

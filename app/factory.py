@@ -41,7 +41,7 @@ def create_app(settings: Settings, *, mongo_uri: str) -> Quart:
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException):
-        """Answer routing and size errors as JSON that names the problem, like every route."""
+        """Return routing and size errors as JSON that names the problem, like every route."""
         if isinstance(error, MethodNotAllowed) and error.valid_methods:
             message = f"{request.method} is not allowed on {request.path}; use {', '.join(sorted(error.valid_methods))}"
         elif isinstance(error, RequestEntityTooLarge):

@@ -1,4 +1,4 @@
-"""Errors outside any route's own checks still answer JSON naming the problem, never a 500."""
+"""Errors outside any route's own checks still return JSON naming the problem, never a 500."""
 
 import json
 

@@ -113,6 +113,6 @@ def _key(kind: str, identifier: object) -> str | None:
     text = str(identifier)
     if "\x00" in text:
         # NOTE: nx-27017 0.8.1 cannot match a string with a NUL character in a query, so the
-        # order lock of such a key could never be released; a digest stands in for the id.
+        # order lock of such a key could never be released. A digest replaces the id.
         return f"{kind}:sha256:{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()}"
     return f"{kind}:{text}"
