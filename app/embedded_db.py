@@ -160,7 +160,7 @@ class EmbeddedMongo:
             time.sleep(0.05)
         self.stop()
         raise EmbeddedMongoError(
-            f"the embedded MongoDB server did not answer within {self.start_timeout:.0f} s; "
+            f"the embedded MongoDB server did not respond within {self.start_timeout:.0f} s; "
             f"see {self.log_file}"
         )
 

@@ -83,8 +83,8 @@ class Settings(BaseSettings):
     # Whether notifications older than WEBHOOK_REPLAY_WINDOW_SECONDS are ignored: `auto` is on in
     # production and off in development, where the sample notifications are months old.
     WEBHOOK_REPLAY_PROTECTION: Literal["auto", "on", "off"] = "auto"
-    # Seconds a webhook waits for its insert to be acknowledged before answering 503; Intercom
-    # counts an answer after 5 seconds as a failure.
+    # Seconds a webhook waits for its insert to be acknowledged before the response is 503.
+    # Intercom counts a response after 5 seconds as a failure.
     WEBHOOK_INSERT_TIMEOUT_SECONDS: float = Field(default=3.0, gt=0, le=4.5)
     # Admin pages and the canvas preview
     ADMIN_SESSION_SECONDS: int = Field(default=12 * 3600, ge=60)

@@ -97,7 +97,7 @@ end
 
 @dataclass
 class WrkResult:
-    """The totals `wrk` printed for one run."""
+    """Totals from the `wrk` output of one run."""
 
     connections: int
     requests: int

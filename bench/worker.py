@@ -112,7 +112,7 @@ async def _measure(uri: str, root: Path, bodies: list[bytes], workers: int) -> t
         await database.notifications.update_many({"status": "held"}, {"$set": {"status": "pending"}})
         deadline = time.monotonic() + TIMEOUT_SECONDS
         # Counting scans the collection on nx-27017 and competes with the workers, so poll once
-        # a second; the measured time can exceed the true finish by up to one poll interval.
+        # a second. The measured time can exceed the true finish by up to one poll interval.
         while await database.notifications.count_documents({"status": {"$in": ["pending", "processing", "held"]}}):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{workers} worker(s) did not finish {len(bodies)} notifications in {TIMEOUT_SECONDS} s")
@@ -137,7 +137,12 @@ async def _measure(uri: str, root: Path, bodies: list[bytes], workers: int) -> t
 def _document(body: bytes, now: datetime) -> dict:
     envelope = json.loads(body)
     item = envelope["data"]["item"]
-    target = item.get("ticket") if isinstance(item.get("ticket"), dict) else item.get("contact") if item.get("type") == "contact_tag" else item
+    if isinstance(item.get("ticket"), dict):
+        target = item["ticket"]
+    elif item.get("type") == "contact_tag":
+        target = item.get("contact")
+    else:
+        target = item
     kind = "contact" if item.get("type") == "contact_tag" else target.get("type")
     return {
         "app": "default",

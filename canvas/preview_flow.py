@@ -166,8 +166,8 @@ class PreviewFlow:
             if not isinstance(document.get("content"), dict):
                 result.error = 'the live canvas endpoint must return {"content": {...}} without a canvas wrapper'
                 return result
-            # NOTE: Intercom does not document the current_canvas of a submit from a live card;
-            # the preview sends the content_url canvas together with the content it fetched.
+            # NOTE: Intercom does not document the current_canvas of a submit from a live card.
+            # The preview sends the content_url canvas together with the content it fetched.
             canvas = {**(state.live_canvas or {}), "content": document["content"]}
             result.state = _replace(state, surface="live", canvas=canvas)
             return result

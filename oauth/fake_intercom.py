@@ -9,7 +9,7 @@ It implements these endpoints:
   `GET /contacts/{id}`, notes through `POST /conversations/{id}/reply`, `POST /auth/uninstall`.
 
 Every REST reply carries `X-RateLimit-*` headers, and tests can queue 429 or 5xx replies. Serve one instance per region on its own loopback port with
-`serve_fake`; every call is recorded with the region of the port it came in on.
+`serve_fake`. Every call is recorded with the region of the port it came in on.
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ class OrderKeyGate:
             },
         )
         if not await self._locks.mark_waiting(app, workspace_id, order_key):
-            # The holder released the lock between our attempt and the park, so nobody else wakes us.
+            # The holder released the lock between our attempt and the park, so no other worker wakes this one.
             await self._wake_parked(app, workspace_id, order_key)
         return False
 

@@ -181,7 +181,7 @@ def _conversation_summary(context: NotificationContext) -> str | None:
 
 def _event_part(item: dict[str, Any], topic: str) -> dict[str, Any] | None:
     """Return the newest part matching the event: the reply, the close, the assignment, ..."""
-    wanted = {
+    expected_types = {
         "conversation.user.replied": ("comment",),
         "conversation.admin.replied": ("comment",),
         "conversation.operator.replied": ("comment",),
@@ -193,7 +193,7 @@ def _event_part(item: dict[str, Any], topic: str) -> dict[str, Any] | None:
         "conversation.admin.opened": ("open",),
         "conversation.admin.snoozed": ("snoozed",),
     }.get(topic)
-    parts = [part for part in conversation_parts(item) if wanted is None or part.get("part_type") in wanted]
+    parts = [part for part in conversation_parts(item) if expected_types is None or part.get("part_type") in expected_types]
     if not parts:
         return None
     return max(parts, key=lambda part: (part.get("created_at") if isinstance(part.get("created_at"), int) else 0))

@@ -5,10 +5,11 @@ A projection document contains groups of fields, each with its own version (see
 version sorts at least as high as the stored one, so notifications applied in any order and
 any number of times give the same document.
 
-Writes are compare-and-swap on a `revision` counter: read the document, merge in memory,
-then insert it (a duplicate key means a concurrent writer created it first) or replace it
-where the revision is unchanged (no match means a concurrent writer changed it). Either
-conflict repeats the read and merge, so concurrent upserts never lose an update.
+Writes are compare-and-swap on a `revision` counter. A write reads the document, merges in
+memory, then inserts it or replaces it where the revision is unchanged. A duplicate key on
+insert means a concurrent writer created it first, and no match on replace means a
+concurrent writer changed it. Either conflict repeats the read and merge, so concurrent
+upserts never lose an update.
 
 NOTE: whole-document writes are used instead of `$set` because nx-27017 0.8.1 stores a
 datetime written with `$set` as a string, and the read model needs real datetimes.

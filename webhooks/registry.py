@@ -17,7 +17,7 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class NotificationContext:
-    """What a handler receives: the ids of the notification and its parsed envelope."""
+    """The input of a handler: the ids of the notification and its parsed envelope."""
 
     app: str
     workspace_id: str | None

@@ -1,6 +1,6 @@
 """Collections written by the webhook path and their indexes.
 
-`notifications` holds one document per stored Intercom notification:
+`notifications` contains one document per stored Intercom notification:
 
     app               key of the Intercom app the notification came in for
     notification_id   Intercom's `id` (`notif_...`); pings get `ping_<uuid hex>`
@@ -26,7 +26,7 @@
                       release makes it due (see `webhooks/order_locks.py`)
     was_parked        set when a parked notification is woken, so its own lock records waiters
 
-`order_locks` holds one document per order key being processed: `app`, `workspace_id`,
+`order_locks` contains one document per order key being processed: `app`, `workspace_id`,
 `order_key` (unique together), `owner` (worker id and notification `_id`), `until` (expiry,
 renewed with the notification lease) and `waiters` (whether a notification is parked on it).
 
