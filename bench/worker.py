@@ -19,8 +19,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bson import Binary
-
 from app.database import connect, create_indexes
 from app.embedded_db import EmbeddedMongo
 
@@ -149,7 +147,7 @@ def _document(body: bytes, now: datetime) -> dict:
         "notification_id": envelope["id"],
         "workspace_id": envelope["app_id"],
         "topic": envelope["topic"],
-        "body": Binary(body),
+        "body": body.decode(),
         "created_at": datetime.fromtimestamp(envelope["created_at"], tz=timezone.utc),
         "delivery_attempts": envelope.get("delivery_attempts"),
         "received_at": now,

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from bson import Binary
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -192,7 +191,7 @@ def build_notification(app: str, workspace_id: str, kind: str, topic: str, item:
         "notification_id": notification_id,
         "workspace_id": workspace_id,
         "topic": topic,
-        "body": Binary(json.dumps(envelope, ensure_ascii=False).encode("utf-8")),
+        "body": json.dumps(envelope, ensure_ascii=False),
         "created_at": datetime.fromtimestamp(updated_at, UTC),
         "delivery_attempts": 0,
         "received_at": now,

@@ -6,10 +6,11 @@ import asyncio
 import time
 from datetime import datetime, timedelta, timezone
 
+from bson import Binary
 
 from app.services import build_services
 from tests.handlers.fixtures import FAST, open_dispatcher, wait_for  # noqa: F401  (fixture)
-from tests.handlers.notifications import make_body, store_notifications
+from tests.handlers.notifications import make_body, notification_document, store_notifications
 from webhooks.dispatcher import Dispatcher
 from webhooks.retry import set_override
 
@@ -38,6 +39,21 @@ async def test_dispatcher_processes_each_once(open_dispatcher):
         assert "lease_owner" not in document
         unexpired = await database.notifications.find({"expires_at": {"$gt": datetime.now(timezone.utc)}}).to_list()
         assert len(unexpired) == 20
+
+
+async def test_body_stored_as_binary_is_processed(open_dispatcher):
+    # Earlier versions stored the body as binary data; such documents must still run.
+    async with open_dispatcher(HANDLER_MODULES="tests.handlers.counting") as (services, _):
+        database = services.database
+        document = notification_document(make_body("test.event", item(identifier="old")))
+        document["body"] = Binary(document["body"].encode())
+        await database.notifications.insert_one(document)
+        services.wakeup.notify()
+
+        await wait_for(lambda: _all_done(database, 1))
+
+        runs = await database.handler_runs.find().to_list()
+        assert [run["notification_id"] for run in runs] == [document["notification_id"]]
 
 
 async def _all_done(database, expected: int) -> bool:

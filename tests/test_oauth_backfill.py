@@ -44,7 +44,7 @@ async def test_backfill_stores_synthetic_notifications(server, intercom):
     topics = sorted(doc["topic"] for doc in stored)
     assert topics == ["contact.user.created"] * 5 + ["conversation.user.created"] * 3 + ["ticket.created"] * 5
     ticket = next(doc for doc in stored if doc["topic"] == "ticket.created")
-    envelope = json.loads(bytes(ticket["body"]))
+    envelope = json.loads(ticket["body"])
     item = envelope["data"]["item"]
     assert envelope["type"] == "notification_event"
     assert envelope["app_id"] == WORKSPACE

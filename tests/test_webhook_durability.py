@@ -74,7 +74,7 @@ async def test_database_outage_loses_nothing(start_server, tmp_path, monkeypatch
         assert set(outcomes.values()) <= {0, 200, 503}
         assert 503 in outcomes.values()
         assert len(acknowledged) > 60
-        stored = {bytes(document["body"]) for document in await server.database.notifications.find({}).to_list()}
+        stored = {document["body"].encode() for document in await server.database.notifications.find({}).to_list()}
         assert set(acknowledged) <= stored
         assert len(stored) == len(bodies)
     finally:

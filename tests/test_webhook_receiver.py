@@ -24,7 +24,7 @@ async def test_every_fixture_stored_once(live_server):
 
     documents = await live_server.database.notifications.find({}).to_list()
     assert len(documents) == len(fixture_files())
-    by_body = {bytes(document["body"]): document for document in documents}
+    by_body = {document["body"].encode(): document for document in documents}
     for path in fixture_files():
         envelope = json.loads(path.read_bytes())
         document = by_body[path.read_bytes()]
@@ -48,7 +48,7 @@ async def test_document_fields_match_schema(live_server):
     assert document["delivery_attempts"] == 1
     assert document["attempts"] == 0
     assert document["received_at"] is not None
-    assert bytes(document["body"]) == path.read_bytes()
+    assert document["body"].encode() == path.read_bytes()
 
 
 async def test_ping_stored_with_generated_id(live_server):

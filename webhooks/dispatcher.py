@@ -245,7 +245,8 @@ class Dispatcher:
 
     async def _run(self, document: dict[str, Any], errors: list, policy: RetryPolicy, fields: dict[str, Any]) -> str:
         try:
-            envelope = json.loads(bytes(document["body"]))
+            # Text since the receiver stores it so; older documents hold the bytes as binary data.
+            envelope = json.loads(document["body"])
         except (KeyError, TypeError, ValueError) as error:
             errors.append(_error_entry(document["attempts"], f"stored body is not readable JSON: {error}"))
             log.error("notification.dead", **fields, attempts=document["attempts"], error=errors[-1]["error"])

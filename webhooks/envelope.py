@@ -1,8 +1,9 @@
-"""The Intercom notification envelope: a tolerant model of a webhook body.
+"""The Intercom notification envelope: the few fields of a webhook body the receiver reads.
 
-Only the fields the receiver needs are typed. Unknown fields are kept, `id` is null for
-`ping`, and the item's own fields may be null or missing, because the item shape follows the
-API version selected for the app and changes between versions.
+Only those fields are typed; everything else is skipped while parsing (the stored body keeps
+it), which keeps the parse cheap on the hot path. `id` is null for `ping`, and the item's own
+fields may be null, missing or of another type, because the item shape follows the API
+version selected for the app and changes between versions.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import hashlib
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 __all__ = ["Envelope", "EnvelopeError", "parse_envelope"]
 
@@ -27,18 +28,31 @@ class EnvelopeError(ValueError):
         self.invalid_json = invalid_json
 
 
+class ObjectRef(BaseModel):
+    """An object nested in the item, of which only `id` is read."""
+
+    id: Any = None
+
+
+class Item(BaseModel):
+    """The object the notification is about, as far as its order key needs it."""
+
+    type: Any = None
+    id: Any = None
+    # `ticket.closed` (API 2.15) nests the ticket here; contact tag topics carry the contact.
+    # A value that is not an object is kept unchanged and ignored.
+    ticket: ObjectRef | Any = Field(default=None, union_mode="left_to_right")
+    contact: ObjectRef | Any = Field(default=None, union_mode="left_to_right")
+
+
 class EnvelopeData(BaseModel):
-    """The `data` container; `item` is the object the notification is about."""
+    """The `data` container; `item` must be a JSON object."""
 
-    model_config = ConfigDict(extra="allow")
-
-    item: dict[str, Any]
+    item: Item
 
 
 class Envelope(BaseModel):
     """One `notification_event` as Intercom sends it."""
-
-    model_config = ConfigDict(extra="allow")
 
     type: Literal["notification_event"]
     app_id: str = Field(min_length=1)
@@ -66,17 +80,14 @@ class Envelope(BaseModel):
         The dispatcher uses it to keep notifications about one object from running at the same time.
         """
         item = self.data.item
-        # `ticket.closed` (API 2.15) nests the ticket under `data.item.ticket`.
-        if isinstance(item.get("ticket"), dict) and item.get("type") != "ticket":
-            return _key("ticket", item["ticket"].get("id"))
+        if isinstance(item.ticket, ObjectRef) and item.type != "ticket":
+            return _key("ticket", item.ticket.id)
 
-        item_type = item.get("type")
-        if item_type in ("ticket", "conversation", "contact"):
-            return _key(item_type, item.get("id"))
+        if item.type in ("ticket", "conversation", "contact"):
+            return _key(item.type, item.id)
 
-        # Contact tag topics carry the tagged contact beside the tag.
-        if item_type == "contact_tag" and isinstance(item.get("contact"), dict):
-            return _key("contact", item["contact"].get("id"))
+        if item.type == "contact_tag" and isinstance(item.contact, ObjectRef):
+            return _key("contact", item.contact.id)
         return None
 
 
@@ -98,10 +109,12 @@ def _envelope_error(error: ValidationError) -> EnvelopeError:
     first = error.errors(include_url=False, include_input=False)[0]
     if first["type"] == "json_invalid":
         return EnvelopeError(f"body is not valid JSON: {first['msg']}", invalid_json=True)
-    if first["type"] == "model_type":
-        return EnvelopeError("body is not a notification: expected a JSON object")
 
     field = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "model_type":
+        if not field:
+            return EnvelopeError("body is not a notification: expected a JSON object")
+        return EnvelopeError(f"body is not a notification: field '{field}' is invalid (expected a JSON object)")
     if first["type"] == "missing":
         return EnvelopeError(f"body is not a notification: field '{field}' is missing")
     return EnvelopeError(f"body is not a notification: field '{field}' is invalid ({first['msg']})")

@@ -46,7 +46,7 @@ class Inbox:
         collection: AsyncCollection,
         *,
         max_batch: int = 512,
-        max_in_flight: int = 4,
+        max_in_flight: int = 2,
         timeout_seconds: float = 3.0,
     ) -> None:
         self._collection = collection
@@ -64,20 +64,29 @@ class Inbox:
 
         Raises InboxUnavailable when the database is unreachable, times out or reports a write error.
         """
-        future: asyncio.Future[StoreOutcome] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[StoreOutcome] = loop.create_future()
         # Mark the outcome retrieved, so a request that went away leaves no unread exception.
         future.add_done_callback(_retrieve_outcome)
         self._pending.append((document, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_pending())
-        # Shield: a client that disconnects must not cancel a write other requests share. The
-        # wait is bounded from enqueueing, because a request queued behind slow batches would
-        # otherwise wait for them too. A document written after that still counts: the 503 makes
-        # Intercom retry, and the retry is a duplicate.
+
+        # The wait is bounded from enqueueing, because a request queued behind slow batches
+        # would otherwise wait for them too. A document written after that still counts: the
+        # 503 makes Intercom retry, and the retry is a duplicate. A client that disconnects
+        # cancels only its own future; the batch it joined is written for the others.
+        deadline = loop.call_later(self._timeout_seconds, self._expire, future)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self._timeout_seconds)
-        except TimeoutError:
-            raise InboxUnavailable(f"the insert was not acknowledged within {self._timeout_seconds} s") from None
+            return await future
+        finally:
+            deadline.cancel()
+
+    def _expire(self, future: asyncio.Future[StoreOutcome]) -> None:
+        if not future.done():
+            future.set_exception(
+                InboxUnavailable(f"the insert was not acknowledged within {self._timeout_seconds} s")
+            )
 
     async def _flush_pending(self) -> None:
         while self._pending:

@@ -7,7 +7,6 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from bson import Binary
 
 DEFAULT_APP = "default"
 DEFAULT_WORKSPACE = "ws7k2p9q"
@@ -61,7 +60,7 @@ def notification_document(body: bytes, *, app: str = DEFAULT_APP, received_at: d
         "notification_id": envelope.get("id") or f"ping_{uuid.uuid4().hex}",
         "workspace_id": envelope.get("app_id"),
         "topic": envelope.get("topic"),
-        "body": Binary(body),
+        "body": body.decode(),
         "created_at": datetime.fromtimestamp(created, tz=timezone.utc) if created is not None else None,
         "delivery_attempts": envelope.get("delivery_attempts"),
         "received_at": received_at,
