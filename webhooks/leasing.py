@@ -9,10 +9,16 @@ REFRESH_EVERY_LEASES plus the worker's concurrency other notifications at most.
 Order keys known to be busy (held by a running notification, or just found locked) are left
 out of the lease query for their workspace. A backlog about one conversation then does not
 make the other notifications of that workspace wait behind it.
+
+Due notifications are found a few at a time per workspace and then claimed one by one by
+`_id`, with a filter that still requires them to be pending and due. One query that filters
+the collection thus serves several leases, and a candidate another worker claimed first is
+skipped.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections import deque
 from datetime import datetime, timedelta
@@ -29,6 +35,9 @@ REFRESH_SECONDS = 0.5
 # Expired leases are looked for at most this often.
 EXPIRED_CHECK_SECONDS = 1.0
 MAX_BUSY_KEYS_PER_QUERY = 100
+# Due notifications fetched per query for one (app, workspace) pair, and how long they are kept.
+CANDIDATES_PER_QUERY = 8
+CANDIDATE_SECONDS = 2.0
 
 
 class FairLeaser:
@@ -44,6 +53,8 @@ class FairLeaser:
         self._expired_checked_at = float("-inf")
         # (app, workspace) -> {order key: monotonic time until which it is left out}
         self._busy_keys: dict[tuple[str, str | None], dict[str, float]] = {}
+        # (app, workspace) -> (monotonic time fetched, [(_id, order key), ...] not yet tried)
+        self._candidates: dict[tuple[str, str | None], tuple[float, deque[tuple[Any, str | None]]]] = {}
 
     async def lease(self, now: datetime) -> dict[str, Any] | None:
         """Lease one due notification and return it as leased, or None when nothing is due.
@@ -76,6 +87,10 @@ class FairLeaser:
         if keys is not None:
             keys.pop(order_key, None)
 
+    def _is_busy(self, pair: tuple[str, str | None], order_key: str | None) -> bool:
+        until = self._busy_keys.get(pair, {}).get(order_key) if order_key is not None else None
+        return until is not None and until > time.monotonic()
+
     def _busy_filter(self, pair: tuple[str, str | None]) -> dict[str, Any]:
         keys = self._busy_keys.get(pair)
         if not keys:
@@ -104,26 +119,65 @@ class FairLeaser:
         # Keep the turn order: pairs still waiting for their turn go first, new pairs after.
         waiting = [pair for pair in self._rotation if pair in pairs]
         self._rotation = deque(waiting + [pair for pair in pairs if pair not in waiting])
+        self._candidates = {pair: kept for pair, kept in self._candidates.items() if pair in self._rotation}
         self._leases_since_refresh = 0
         self._refreshed_at = time.monotonic()
 
     async def _lease_from_rotation(self, now: datetime) -> dict[str, Any] | None:
         while self._rotation:
-            app, workspace_id = self._rotation.popleft()
+            pair = self._rotation.popleft()
+            document = await self._lease_from_pair(pair, now)
+            if document is not None:
+                self._rotation.append(pair)
+                self._leases_since_refresh += 1
+                return document
+        return None
+
+    async def _lease_from_pair(self, pair: tuple[str, str | None], now: datetime) -> dict[str, Any] | None:
+        """Claim one due notification of `pair`: kept candidates first, then freshly found ones."""
+        fetched_at, candidates = self._candidates.get(pair, (0.0, deque()))
+        fresh = not candidates or time.monotonic() - fetched_at >= CANDIDATE_SECONDS
+        while True:
+            if fresh:
+                candidates = await self._find_candidates(pair, now)
+                self._candidates[pair] = (time.monotonic(), candidates)
+            document = await self._claim_first(pair, candidates, now)
+            if document is not None or fresh:
+                return document
+            # Every kept candidate was taken or busy; look once more before giving up the turn.
+            fresh = True
+
+    async def _find_candidates(self, pair: tuple[str, str | None], now: datetime) -> deque[tuple[Any, str | None]]:
+        app, workspace_id = pair
+        cursor = self._notifications.find(
+            {
+                "status": "pending",
+                "app": app,
+                "workspace_id": workspace_id,
+                "next_attempt_at": {"$lte": now},
+                **self._busy_filter(pair),
+            },
+            {"_id": 1, "order_key": 1},
+        ).limit(CANDIDATES_PER_QUERY)
+        found = [(document["_id"], document.get("order_key")) for document in await cursor.to_list()]
+        # Workers that found the same candidates try them in different orders, so they rarely
+        # race for one notification.
+        random.shuffle(found)
+        return deque(found)
+
+    async def _claim_first(
+        self, pair: tuple[str, str | None], candidates: deque[tuple[Any, str | None]], now: datetime
+    ) -> dict[str, Any] | None:
+        while candidates:
+            identifier, order_key = candidates.popleft()
+            if self._is_busy(pair, order_key):
+                continue
             document = await self._notifications.find_one_and_update(
-                {
-                    "status": "pending",
-                    "app": app,
-                    "workspace_id": workspace_id,
-                    "next_attempt_at": {"$lte": now},
-                    **self._busy_filter((app, workspace_id)),
-                },
+                {"_id": identifier, "status": "pending", "next_attempt_at": {"$lte": now}},
                 self._lease_update(now),
                 return_document=ReturnDocument.AFTER,
             )
             if document is not None:
-                self._rotation.append((app, workspace_id))
-                self._leases_since_refresh += 1
                 return document
         return None
 
