@@ -60,8 +60,9 @@ def main(names: list[str]) -> int:
         "Targets: durable webhook ingest at 80% or more of the bare handler's throughput, p99 "
         "acknowledgement under 100 ms at 64 connections, and zero lost notifications (each run "
         "counts stored documents against acknowledged requests and fails on any difference). "
-        "Compare the Ratio and p99 columns below with the first two; on this two-core machine the "
-        "service, the embedded database and the load generator share the cores.\n\n"
+        "Compare the Ratio and p99 columns below with the first two. The service, the embedded "
+        "database and the load generator run on this one machine; the ingest section says how they "
+        "shared its cores.\n\n"
     )
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(header + "\n".join(sections))
