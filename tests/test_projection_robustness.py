@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+import structlog
 
 from tests.handlers.fixtures import database, registry  # noqa: F401  (fixtures)
 from tests.handlers.notifications import make_body
@@ -42,6 +43,24 @@ async def test_sparse_items_never_crash(database, registry):
     tickets = await database.tickets.find().to_list()
     assert {ticket["ticket_id"] for ticket in tickets} == {"t1"}
     assert await database.conversations.count_documents({}) == 2
+
+
+@pytest.mark.parametrize(("topic", "item", "kind"), [
+    ("ticket.created", {"type": "ticket", "id": None}, "ticket"),
+    ("conversation.user.created", {"type": "conversation"}, "conversation"),
+    ("contact.user.created", {"type": "contact", "id": ""}, "contact"),
+])
+async def test_item_without_id_is_logged(database, registry, topic, item, kind):
+    body = make_body(topic, item, notification_id="notif_no_id")
+
+    with structlog.testing.capture_logs() as logs:
+        await project(database, registry, [body])
+
+    [skipped] = [entry for entry in logs if entry["event"] == "projection.skipped"]
+    assert skipped["notification_id"] == "notif_no_id"
+    assert skipped["topic"] == topic
+    assert skipped["app"] == "default"
+    assert skipped["reason"] == f"the notification carries no {kind} with an id"
 
 
 async def test_missing_envelope_time_skips_activity(database, registry):

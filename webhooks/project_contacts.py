@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
+
 from webhooks.project_documents import apply_group, merge_document
 from webhooks.project_fields import as_datetime, as_dict, as_id, version_of
 from webhooks.registry import NotificationContext
 
 __all__ = ["contact_of", "project_contact"]
+
+log = structlog.get_logger(__name__)
 
 
 def contact_of(context: NotificationContext) -> dict[str, Any] | None:
@@ -30,6 +34,7 @@ async def project_contact(context: NotificationContext) -> None:
     """Store the contact's profile when newer than stored, and apply a tag change."""
     contact = contact_of(context)
     if contact is None:
+        log.info("projection.skipped", **context.log_fields(), reason="the notification carries no contact with an id")
         return
 
     profile = {

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
+
 from webhooks.project_documents import apply_group, merge_document
 from webhooks.project_fields import as_datetime, as_dict, as_id, contact_ids, plain_text, shorten, version_of
 from webhooks.registry import NotificationContext
 
 __all__ = ["conversation_parts", "latest_message", "project_conversation"]
+
+log = structlog.get_logger(__name__)
 
 # Part types shown to the customer as messages. Notes are internal and assignments have no text.
 MESSAGE_PART_TYPES = ("comment", "close", "open", "snoozed", "quick_reply")
@@ -53,6 +57,7 @@ async def project_conversation(context: NotificationContext) -> None:
     item = context.item
     conversation_id = as_id(item.get("id"))
     if item.get("type") not in (None, "conversation") or conversation_id is None:
+        log.info("projection.skipped", **context.log_fields(), reason="the notification carries no conversation with an id")
         return
 
     state = {

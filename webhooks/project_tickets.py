@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
+
 from webhooks.project_documents import apply_group, merge_document
 from webhooks.project_fields import as_datetime, as_dict, as_id, contact_ids, version_of
 from webhooks.registry import NotificationContext
 
 __all__ = ["project_ticket", "ticket_fields", "ticket_of"]
+
+log = structlog.get_logger(__name__)
 
 
 def ticket_of(context: NotificationContext) -> dict[str, Any] | None:
@@ -62,6 +66,7 @@ async def project_ticket(context: NotificationContext) -> None:
     """Store the ticket's state when it is at least as new as the stored one."""
     ticket = ticket_of(context)
     if ticket is None:
+        log.info("projection.skipped", **context.log_fields(), reason="the notification carries no ticket with an id")
         return
 
     key = {"app": context.app, "workspace_id": context.workspace_id, "ticket_id": as_id(ticket["id"])}

@@ -33,6 +33,15 @@ class NotificationContext:
         item = data.get("item") if isinstance(data, dict) else None
         return item if isinstance(item, dict) else {}
 
+    def log_fields(self) -> dict[str, Any]:
+        """Return the fields every log line about this notification carries."""
+        return {
+            "app": self.app,
+            "workspace_id": self.workspace_id,
+            "notification_id": self.notification_id,
+            "topic": self.topic,
+        }
+
 
 Handler = Callable[[NotificationContext], Awaitable[None]]
 
