@@ -11,7 +11,9 @@ import httpx
 
 import app.embedded_db
 from app.embedded_db import EmbeddedMongo
+from tests.handlers.fixtures import database  # noqa: F401  (fixture)
 from tests.webhook_requests import fixture_files, make_body, post_signed
+from webhooks.inbox import Inbox, StoreOutcome, UnstorableDocument
 
 
 async def test_concurrent_requests_share_batches(live_server):
@@ -31,6 +33,23 @@ async def test_concurrent_requests_share_batches(live_server):
     assert receiver.inbox.documents_written == 72
     assert receiver.inbox.batches_written < 72
     assert await live_server.database.notifications.count_documents({}) == 65
+
+
+async def test_unstorable_document_fails_alone(database):
+    inbox = Inbox(database.notifications)
+    documents = [{"app": "default", "notification_id": f"notif_{index}", "status": "pending"} for index in range(5)]
+    unstorable = {"app": "default", "notification_id": "notif_huge", "delivery_attempts": 2**70}
+
+    # Stored in one event-loop turn, so all six join one batch.
+    outcomes = await asyncio.gather(
+        *(inbox.store(document) for document in [*documents[:3], unstorable, *documents[3:]]),
+        return_exceptions=True,
+    )
+
+    assert isinstance(outcomes[3], UnstorableDocument)
+    assert "8-byte ints" in str(outcomes[3])
+    assert outcomes[:3] + outcomes[4:] == [StoreOutcome.STORED] * 5
+    assert await database.notifications.count_documents({}) == 5
 
 
 async def test_database_outage_loses_nothing(start_server, tmp_path, monkeypatch):

@@ -233,6 +233,10 @@ async def test_invalid_json_gets_400(live_server):
           "data": {"item": {}}}, "field 'id' is null"),
         ({"type": "notification_event", "app_id": 5, "topic": "t", "id": "n", "data": {"item": {}}},
          "field 'app_id' is invalid"),
+        ({"type": "notification_event", "app_id": "ws", "topic": "t", "id": "n", "data": {"item": []}},
+         "field 'data.item' is invalid (expected a JSON object)"),
+        ({"type": "notification_event", "app_id": "ws", "topic": "t", "id": "n", "data": {"item": {}},
+          "delivery_attempts": 10**30}, "field 'delivery_attempts' is invalid"),
     ],
 )
 async def test_non_notification_gets_400(live_server, payload, reason):

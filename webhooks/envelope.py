@@ -61,7 +61,8 @@ class Envelope(BaseModel):
     id: str | None = Field(default=None, min_length=1)
     # Unix seconds; the upper bound (year 9999) keeps datetime conversion from overflowing.
     created_at: int | None = Field(default=None, ge=0, le=253_402_300_799)
-    delivery_attempts: int | None = None
+    # BSON integers have 64 bits; a larger count could not be stored.
+    delivery_attempts: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
 
     @property
     def is_ping(self) -> bool:

@@ -2,8 +2,10 @@
 
 Concurrent webhook requests share one `insert_many(ordered=False)`. Each request waits for the
 outcome of its own document: stored, duplicate (the unique (`app`, `notification_id`) index
-already contains it, whether from an earlier request or from the same batch), or InboxUnavailable
-when the database did not acknowledge it. While a batch is in flight, new documents queue for
+already contains it, whether from an earlier request or from the same batch), InboxUnavailable
+when the database did not acknowledge it, or UnstorableDocument when the document cannot be
+encoded as BSON. A batch with such a document is written again one document at a time, so
+only that document fails. While a batch is in flight, new documents queue for
 the next one, so a lone request is written at once and a burst is written in few round trips.
 """
 
@@ -15,12 +17,13 @@ from typing import Any
 
 import pymongo
 import structlog
+from bson.errors import InvalidDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from webhooks.ingest_metrics import BATCH_SIZE
 
-__all__ = ["Inbox", "InboxUnavailable", "StoreOutcome"]
+__all__ = ["Inbox", "InboxUnavailable", "StoreOutcome", "UnstorableDocument"]
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +39,10 @@ class StoreOutcome(enum.Enum):
 
 class InboxUnavailable(Exception):
     """Raised when the database did not acknowledge a document; the sender should retry later."""
+
+
+class UnstorableDocument(Exception):
+    """Raised when a document cannot be encoded as BSON; a retry would fail the same way."""
 
 
 class Inbox:
@@ -125,9 +132,21 @@ class Inbox:
                 await self._collection.insert_many(documents, ordered=False)
         except BulkWriteError as error:
             return self._bulk_outcomes(error, outcomes)
+        except (InvalidDocument, OverflowError) as error:
+            return await self._insert_apart(documents, error)
         except PyMongoError as error:
             log.error("inbox.insert_failed", documents=len(documents), error=_describe(error))
             return [InboxUnavailable(_describe(error))] * len(documents)
+        return outcomes
+
+    async def _insert_apart(self, documents: list[dict[str, Any]], error: Exception) -> list:
+        """Write each document of a batch that failed to encode on its own; only the bad ones fail."""
+        if len(documents) == 1:
+            log.error("inbox.unstorable_document", error=f"{type(error).__name__}: {error}")
+            return [UnstorableDocument(f"{type(error).__name__}: {error}")]
+        outcomes: list = []
+        for document in documents:
+            outcomes.extend(await self._insert([document]))
         return outcomes
 
     def _bulk_outcomes(self, error: BulkWriteError, outcomes: list) -> list:

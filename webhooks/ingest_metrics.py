@@ -21,7 +21,7 @@ RECEIVED = Counter(
     "intercom_webhooks_received_total",
     "Webhook requests answered, by app key, topic and outcome "
     "(stored, duplicate, ignored_old, unknown_app, forbidden, too_large, timeout, bad_signature, bad_body, "
-    "unavailable).",
+    "unstorable, unavailable).",
     ["app", "topic", "outcome"],
 )
 ACK_SECONDS = Histogram(

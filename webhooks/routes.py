@@ -2,9 +2,9 @@
 
 A POST gets 200 only after its notification is durably stored (or was stored before).
 Every rejection is a JSON body `{"error": "<message>"}` with the status code Intercom should
-see: 404 unknown app, 403 source not allowed, 413 body too large, 401 bad signature, 400 not a
-notification, 503 database unavailable (Intercom retries). Never 410 or 429, which would
-disable or throttle delivery for every workspace.
+see: 404 unknown app, 403 source not allowed, 413 body too large, 401 bad signature, 400 not
+a notification or not storable, 503 database unavailable (Intercom retries). Never 410 or
+429, which would disable or throttle delivery for every workspace.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from oauth.signing import HUB_SIGNATURE_HEADER, SignatureError, verify_hub_signature
 from webhooks.allowlist import SourceAllowlist
 from webhooks.envelope import Envelope, EnvelopeError, parse_envelope
-from webhooks.inbox import Inbox, InboxUnavailable, StoreOutcome
+from webhooks.inbox import Inbox, InboxUnavailable, StoreOutcome, UnstorableDocument
 from webhooks.ingest_metrics import ACK_SECONDS, RECEIVED, ErrorStreaks
 from webhooks.logs import RateLimitedLog
 from webhooks.retention import expiry_for
@@ -219,6 +219,9 @@ async def _store(receiver: Receiver, services: Any, app_key: str, envelope: Enve
 
     try:
         outcome = await receiver.inbox_for(services).store(document)
+    except UnstorableDocument as error:
+        receiver.warnings.warning("webhook.unstorable", key=app_key, error=str(error), **fields)
+        raise Rejection(400, "unstorable", f"the notification cannot be stored: {error}") from None
     except InboxUnavailable as error:
         receiver.warnings.error("webhook.store_failed", key=app_key, error=str(error), **fields)
         raise Rejection(503, "unavailable", "the notification could not be stored; retry later") from None
