@@ -25,7 +25,8 @@ DESCRIPTIONS: dict[str, str] = {
     "PUBLIC_URL": "Base URL at which Intercom and browsers reach the service, such as `https://app.example.com`; used in OAuth redirects and links.",
     "MONGODB_URI": "MongoDB connection string; use a replica set in production. Unset: the embedded `nx-27017` server under `DATA_DIR`.",
     "MONGODB_DATABASE": "Database name.",
-    "DATA_DIR": "Folder for the embedded database's files and the development secrets.",
+    "DATA_DIR": "Folder for the embedded database's files and the development secrets. A relative path is "
+    "relative to the folder a command starts in.",
     "INTERCOM_CLIENT_ID": "OAuth client id of the app served under the key `default` (Developer Hub, Basic info).",
     "INTERCOM_CLIENT_SECRET": "OAuth client secret of the `default` app; it also signs webhooks and Canvas Kit requests.",
     "INTERCOM_CLIENT_SECRET_PREVIOUS": "The previous client secret of the `default` app, still accepted for signatures while Intercom rotates it.",

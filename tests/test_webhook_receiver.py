@@ -237,6 +237,14 @@ async def test_invalid_json_gets_400(live_server):
          "field 'data.item' is invalid (expected a JSON object)"),
         ({"type": "notification_event", "app_id": "ws", "topic": "t", "id": "n", "data": {"item": {}},
           "delivery_attempts": 10**30}, "field 'delivery_attempts' is invalid"),
+        ({"type": "notification_event", "app_id": "ws", "topic": "t", "id": "n", "data": {"item": {}},
+          "created_at": True}, "field 'created_at' is invalid"),
+        ({"type": "notification_event", "app_id": "ws", "topic": "t", "id": "n", "data": {"item": {}},
+          "created_at": "1733000000"}, "field 'created_at' is invalid"),
+        ({"type": "notification_event", "app_id": "ws\u0000", "topic": "t", "id": "n", "data": {"item": {}}},
+         "field 'app_id' contains a NUL character"),
+        ({"type": "notification_event", "app_id": "ws", "topic": "t", "id": "notif_\u0000", "data": {"item": {}}},
+         "field 'id' contains a NUL character"),
     ],
 )
 async def test_non_notification_gets_400(live_server, payload, reason):
@@ -244,6 +252,15 @@ async def test_non_notification_gets_400(live_server, payload, reason):
 
     assert response.status_code == 400
     assert reason in response.json()["error"]
+
+
+async def test_byte_order_mark_named(live_server):
+    body = b"\xef\xbb\xbf" + make_body()
+
+    response = await post_signed(live_server.client, body)
+
+    assert response.status_code == 400
+    assert "byte order mark" in response.json()["error"]
 
 
 async def test_null_item_fields_stored(live_server):

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 __all__ = ["Envelope", "EnvelopeError", "parse_envelope"]
 
 PING_TOPIC = "ping"
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class EnvelopeError(ValueError):
@@ -60,9 +61,10 @@ class Envelope(BaseModel):
     data: EnvelopeData
     id: str | None = Field(default=None, min_length=1)
     # Unix seconds; the upper bound (year 9999) keeps datetime conversion from overflowing.
-    created_at: int | None = Field(default=None, ge=0, le=253_402_300_799)
+    # Strict: `true` or "1733000000" would otherwise pass as a date.
+    created_at: int | None = Field(default=None, ge=0, le=253_402_300_799, strict=True)
     # BSON integers have 64 bits; a larger count could not be stored.
-    delivery_attempts: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
+    delivery_attempts: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1, strict=True)
 
     @property
     def is_ping(self) -> bool:
@@ -94,10 +96,20 @@ class Envelope(BaseModel):
 
 def parse_envelope(body: bytes) -> Envelope:
     """Parse and validate a webhook body; raise EnvelopeError naming the invalid field."""
+    if body.startswith(UTF8_BOM):
+        raise EnvelopeError("body is not valid JSON: it starts with a UTF-8 byte order mark; send it without one",
+                            invalid_json=True)
     try:
         envelope = Envelope.model_validate_json(body)
     except ValidationError as error:
         raise _envelope_error(error) from None
+
+    # NOTE: nx-27017 0.8.1 cannot match a NUL character in a query, so a notification with one in
+    # these fields could never release its order lock there. Such a body gets 400 instead.
+    for name in ("app_id", "topic", "id"):
+        value = getattr(envelope, name)
+        if value is not None and "\x00" in value:
+            raise EnvelopeError(f"body is not a notification: field '{name}' contains a NUL character")
 
     if envelope.id is None and not envelope.is_ping:
         raise EnvelopeError(
