@@ -431,8 +431,8 @@ def _cpu_reading(rows: list[tuple[int, WrkResult, WrkResult, list[tuple[WrkResul
         f"is the most it can answer per second: at {connections} connections about "
         f"{1000 / baseline.server_cpu_ms:,.0f} for the bare server and {1000 / durable.server_cpu_ms:,.0f} for "
         "the service. The difference is the receiver's own work (signature, envelope, document, metrics) "
-        "and PyMongo's cost per insert_many; with few connections the batches are small, so that cost "
-        "is shared by fewer requests, and each request also waits for the database's round trip."
+        "and PyMongo's cost per insert_many. With few connections the batches are small, so fewer "
+        "requests share that cost, and each request also waits for the database's round trip."
     )
 
 
