@@ -5,8 +5,8 @@ outcome of its own document: stored, duplicate (the unique (`app`, `notification
 already contains it, whether from an earlier request or from the same batch), InboxUnavailable
 when the database did not acknowledge it, or UnstorableDocument when the document cannot be
 encoded as BSON. A batch with such a document is written again one document at a time, so
-only that document fails. While a batch is in flight, new documents queue for
-the next one, so a lone request is written at once and a burst is written in few round trips.
+only that document fails. While a batch is in flight, new documents queue for the next one,
+so a lone request is written at once and a burst is written in few round trips.
 """
 
 from __future__ import annotations

@@ -88,7 +88,9 @@ class FairLeaser:
             keys.pop(order_key, None)
 
     def _is_busy(self, pair: tuple[str, str | None], order_key: str | None) -> bool:
-        until = self._busy_keys.get(pair, {}).get(order_key) if order_key is not None else None
+        if order_key is None:
+            return False
+        until = self._busy_keys.get(pair, {}).get(order_key)
         return until is not None and until > time.monotonic()
 
     def _busy_filter(self, pair: tuple[str, str | None]) -> dict[str, Any]:
@@ -117,9 +119,12 @@ class FairLeaser:
             pairs.extend((app, workspace) for workspace in sorted(workspaces, key=lambda w: w or ""))
 
         # Keep the turn order: pairs still waiting for their turn go first, new pairs after.
-        waiting = [pair for pair in self._rotation if pair in pairs]
-        self._rotation = deque(waiting + [pair for pair in pairs if pair not in waiting])
-        self._candidates = {pair: kept for pair, kept in self._candidates.items() if pair in self._rotation}
+        # Sets keep this linear: a deployment may have thousands of workspaces with due work.
+        due_pairs = set(pairs)
+        waiting = [pair for pair in self._rotation if pair in due_pairs]
+        already_waiting = set(waiting)
+        self._rotation = deque(waiting + [pair for pair in pairs if pair not in already_waiting])
+        self._candidates = {pair: kept for pair, kept in self._candidates.items() if pair in due_pairs}
         self._leases_since_refresh = 0
         self._refreshed_at = time.monotonic()
 
