@@ -12,10 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +25,7 @@ from cryptography.fernet import Fernet
 from pymongo import MongoClient
 
 from app.embedded_db import EmbeddedMongo
+from bench.ingest import ServerProcess, free_port
 from canvas import sample_requests
 from canvas.client import post_canvas
 
@@ -52,14 +50,8 @@ def run() -> str:
     try:
         with EmbeddedMongo(root / "mongo") as mongo:
             _seed(mongo.uri)
-            port = _free_port()
-            server = _start_server(mongo.uri, port, root)
-            try:
-                _wait_until_serving(port, server)
-                results = asyncio.run(_measure(f"http://127.0.0.1:{port}"))
-            finally:
-                server.send_signal(signal.SIGINT)
-                server.wait(timeout=30)
+            with _service(mongo.uri, root) as server:
+                results = asyncio.run(_measure(server.url))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return _section(results)
@@ -92,7 +84,9 @@ def _seed(uri: str) -> None:
         client.close()
 
 
-def _start_server(mongo_uri: str, port: int, root: Path) -> subprocess.Popen:
+def _service(mongo_uri: str, root: Path) -> ServerProcess:
+    """Return an `intercom-app serve` process on a free port, reading the seeded database."""
+    port = free_port()
     env = {
         **os.environ,
         "APP_ENV": "development",
@@ -105,22 +99,8 @@ def _start_server(mongo_uri: str, port: int, root: Path) -> subprocess.Popen:
         "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "LOG_LEVEL": "WARNING",
     }
-    command = [str(Path(sys.executable).with_name("intercom-app")), "serve"]
-    return subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _wait_until_serving(port: int, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"intercom-app serve exited with code {server.returncode} during start-up")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("intercom-app serve did not respond on /healthz within 30 s; see its log by running it by hand")
+    command = [sys.executable, "-m", "app", "serve"]
+    return ServerProcess(command, port=port, env=env, log_path=root / "service.log")
 
 
 async def _measure(url: str) -> dict[str, Any]:
@@ -185,9 +165,3 @@ def _section(results: dict) -> str:
         _row(f"{CONCURRENCY} in flight", results["concurrent"], results["concurrent_wall"]),
         "",
     ])
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

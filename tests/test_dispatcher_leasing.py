@@ -19,7 +19,7 @@ async def test_two_leasers_claim_each_notification_once(database):
 
     leased = []
     while True:
-        # Both leasers hold candidates from the same query, so each also tries ones the other took.
+        # Both leasers have candidates from the same query, so each also tries ones the other claimed.
         documents = [await leaser.lease(datetime.now(timezone.utc)) for leaser in (first, second)]
         if documents == [None, None]:
             break

@@ -42,7 +42,7 @@ async def test_dispatcher_processes_each_once(open_dispatcher):
 
 
 async def test_body_stored_as_binary_is_processed(open_dispatcher):
-    # Earlier versions stored the body as binary data; such documents must still run.
+    # Earlier versions stored the body as binary data, and such documents must still run.
     async with open_dispatcher(HANDLER_MODULES="tests.handlers.counting") as (services, _):
         database = services.database
         document = notification_document(make_body("test.event", item(identifier="old")))

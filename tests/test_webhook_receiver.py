@@ -261,6 +261,9 @@ async def test_byte_order_mark_named(live_server):
 
     assert response.status_code == 400
     assert "byte order mark" in response.json()["error"]
+    assert response.json() == {
+        "error": "body is not valid JSON: it starts with a UTF-8 byte order mark (remove the mark before sending)"
+    }
 
 
 async def test_null_item_fields_stored(live_server):

@@ -245,7 +245,8 @@ class Dispatcher:
 
     async def _run(self, document: dict[str, Any], errors: list, policy: RetryPolicy, fields: dict[str, Any]) -> str:
         try:
-            # Text since the receiver stores it so; older documents hold the bytes as binary data.
+            # The receiver stores the body as text. Older documents contain it as binary data,
+            # which json.loads reads as well.
             envelope = json.loads(document["body"])
         except (KeyError, TypeError, ValueError) as error:
             errors.append(_error_entry(document["attempts"], f"stored body is not readable JSON: {error}"))

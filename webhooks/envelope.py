@@ -1,7 +1,7 @@
 """The Intercom notification envelope: the few fields of a webhook body the receiver reads.
 
-Only those fields are typed; everything else is skipped while parsing (the stored body keeps
-it), which keeps the parse cheap on the hot path. `id` is null for `ping`, and the item's own
+Only those fields are typed. The parser skips everything else (the stored body keeps it),
+which keeps the parse cheap on the hot path. `id` is null for `ping`, and the item's own
 fields may be null, missing or of another type, because the item shape follows the API
 version selected for the app and changes between versions.
 """
@@ -40,14 +40,14 @@ class Item(BaseModel):
 
     type: Any = None
     id: Any = None
-    # `ticket.closed` (API 2.15) nests the ticket here; contact tag topics carry the contact.
+    # `ticket.closed` (API 2.15) nests the ticket here, and contact tag topics carry the contact.
     # A value that is not an object is kept unchanged and ignored.
     ticket: ObjectRef | Any = Field(default=None, union_mode="left_to_right")
     contact: ObjectRef | Any = Field(default=None, union_mode="left_to_right")
 
 
 class EnvelopeData(BaseModel):
-    """The `data` container; `item` must be a JSON object."""
+    """The `data` container, whose `item` must be a JSON object."""
 
     item: Item
 
@@ -63,7 +63,7 @@ class Envelope(BaseModel):
     # Unix seconds; the upper bound (year 9999) keeps datetime conversion from overflowing.
     # Strict: `true` or "1733000000" would otherwise pass as a date.
     created_at: int | None = Field(default=None, ge=0, le=253_402_300_799, strict=True)
-    # BSON integers have 64 bits; a larger count could not be stored.
+    # BSON integers have 64 bits, so a larger count could not be stored.
     delivery_attempts: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1, strict=True)
 
     @property
@@ -97,8 +97,10 @@ class Envelope(BaseModel):
 def parse_envelope(body: bytes) -> Envelope:
     """Parse and validate a webhook body; raise EnvelopeError naming the invalid field."""
     if body.startswith(UTF8_BOM):
-        raise EnvelopeError("body is not valid JSON: it starts with a UTF-8 byte order mark; send it without one",
-                            invalid_json=True)
+        raise EnvelopeError(
+            "body is not valid JSON: it starts with a UTF-8 byte order mark (remove the mark before sending)",
+            invalid_json=True,
+        )
     try:
         envelope = Envelope.model_validate_json(body)
     except ValidationError as error:

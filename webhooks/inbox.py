@@ -42,7 +42,7 @@ class InboxUnavailable(Exception):
 
 
 class UnstorableDocument(Exception):
-    """Raised when a document cannot be encoded as BSON; a retry would fail the same way."""
+    """Raised when a document cannot be encoded as BSON. A retry would fail the same way."""
 
 
 class Inbox:
@@ -82,7 +82,7 @@ class Inbox:
         # The wait is bounded from enqueueing, because a request queued behind slow batches
         # would otherwise wait for them too. A document written after that still counts: the
         # 503 makes Intercom retry, and the retry is a duplicate. A client that disconnects
-        # cancels only its own future; the batch it joined is written for the others.
+        # cancels only its own future, so the batch it joined is still written for the others.
         deadline = loop.call_later(self._timeout_seconds, self._expire, future)
         try:
             return await future
@@ -140,9 +140,16 @@ class Inbox:
         return outcomes
 
     async def _insert_apart(self, documents: list[dict[str, Any]], error: Exception) -> list:
-        """Write each document of a batch that failed to encode on its own; only the bad ones fail."""
+        """Write each document of a batch that failed to encode on its own, so only the bad ones fail."""
         if len(documents) == 1:
-            log.error("inbox.unstorable_document", error=f"{type(error).__name__}: {error}")
+            [document] = documents
+            log.error(
+                "inbox.unstorable_document",
+                app=document.get("app"),
+                workspace_id=document.get("workspace_id"),
+                notification_id=document.get("notification_id"),
+                error=f"{type(error).__name__}: {error}",
+            )
             return [UnstorableDocument(f"{type(error).__name__}: {error}")]
         outcomes: list = []
         for document in documents:

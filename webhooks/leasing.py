@@ -149,7 +149,7 @@ class FairLeaser:
             document = await self._claim_first(pair, candidates, now)
             if document is not None or fresh:
                 return document
-            # Every kept candidate was taken or busy; look once more before giving up the turn.
+            # Every kept candidate was taken or busy, so look once more before giving up the turn.
             fresh = True
 
     async def _find_candidates(self, pair: tuple[str, str | None], now: datetime) -> deque[tuple[Any, str | None]]:

@@ -255,8 +255,8 @@ def _notification_document(
         "notification_id": notification_id,
         "workspace_id": envelope.app_id,
         "topic": envelope.topic,
-        # Text, not binary: the parse accepted only valid UTF-8. The embedded database spent
-        # about a third less CPU per insert on a string than on the same bytes as binary data.
+        # Text, not binary: the parse accepted only valid UTF-8. In a measurement on nx-27017 0.8.1,
+        # inserting a string cost about a third less CPU than the same bytes as binary data.
         "body": body.decode("utf-8"),
         "created_at": envelope.created_datetime,
         "delivery_attempts": envelope.delivery_attempts,

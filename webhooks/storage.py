@@ -7,8 +7,8 @@
     workspace_id      the envelope's `app_id` (Intercom calls the workspace id `app_id`)
     topic             e.g. `ticket.created`
     body              the exact signed request body as text (it is always valid UTF-8, or the
-                      parse would have rejected it); handlers parse it. Documents stored by
-                      earlier versions hold the same bytes as binary data
+                      parse would have rejected it). Handlers parse it. Documents stored by
+                      earlier versions contain the same bytes as binary data
     created_at        Intercom's `created_at` as a datetime (None when missing)
     delivery_attempts Intercom's `delivery_attempts`
     received_at       when we stored it
