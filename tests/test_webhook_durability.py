@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 from datetime import timedelta
 
 import httpx
+from pymongo import AsyncMongoClient
 
 import app.embedded_db
 from app.embedded_db import EmbeddedMongo
 from tests.handlers.fixtures import database  # noqa: F401  (fixture)
 from tests.webhook_requests import fixture_files, make_body, post_signed
-from webhooks.inbox import Inbox, StoreOutcome, UnstorableDocument
+from webhooks.inbox import Inbox, InboxUnavailable, StoreOutcome, UnstorableDocument
 
 
 async def test_concurrent_requests_share_batches(live_server):
@@ -50,6 +53,34 @@ async def test_unstorable_document_fails_alone(database):
     assert "8-byte ints" in str(outcomes[3])
     assert outcomes[:3] + outcomes[4:] == [StoreOutcome.STORED] * 5
     assert await database.notifications.count_documents({}) == 5
+
+
+async def test_stalled_database_bounds_every_wait(tmp_path):
+    embedded = EmbeddedMongo(tmp_path / "stalled-mongo")
+    embedded.start()
+    client = AsyncMongoClient(embedded.uri, directConnection=True)
+    inbox = Inbox(client.stalled.notifications, timeout_seconds=0.5)
+    documents = [{"app": "default", "notification_id": f"notif_{index}"} for index in range(3)]
+    try:
+        assert await inbox.store(documents[0]) is StoreOutcome.STORED
+        os.kill(embedded.running_pid(), signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            # The second document queues behind the first one's batch, which the stopped database never acknowledges.
+            first = asyncio.create_task(inbox.store(documents[1]))
+            await asyncio.sleep(0.3)
+            queued_at = time.monotonic()
+            outcomes = await asyncio.gather(first, inbox.store(documents[2]), return_exceptions=True)
+            finished = time.monotonic()
+        finally:
+            os.kill(embedded.running_pid(), signal.SIGCONT)
+
+        assert all(isinstance(outcome, InboxUnavailable) for outcome in outcomes), outcomes
+        assert finished - started < 0.5 + 0.5
+        assert finished - queued_at < 0.5 + 0.3
+    finally:
+        await client.close()
+        embedded.stop()
 
 
 async def test_database_outage_loses_nothing(start_server, tmp_path, monkeypatch):

@@ -25,7 +25,7 @@ from pymongo.errors import PyMongoError
 
 from webhooks import processing_metrics as metrics
 from webhooks.leasing import FairLeaser
-from webhooks.logs import RateLimitedLog
+from webhooks.logs import RateLimitedLog, notification_fields
 from webhooks.order_locks import OrderKeyGate
 from webhooks.registry import NotificationContext
 from webhooks.retention import expiry_for, sweep_expired
@@ -194,7 +194,7 @@ class Dispatcher:
     # One notification -------------------------------------------------------------------
 
     async def _process(self, document: dict[str, Any]) -> None:
-        fields = _log_fields(document)
+        fields = notification_fields(document)
         topic = metrics.topic_label(document.get("topic") or "")
         started = time.perf_counter()
         try:
@@ -394,15 +394,6 @@ async def _run_handlers(context: NotificationContext, handlers: list) -> str | N
 
 def _error_entry(attempt: int, error: str) -> dict[str, Any]:
     return {"attempt": attempt, "at": _now(), "error": error[:MAX_ERROR_CHARS]}
-
-
-def _log_fields(document: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "app": document.get("app"),
-        "workspace_id": document.get("workspace_id"),
-        "notification_id": document.get("notification_id"),
-        "topic": document.get("topic"),
-    }
 
 
 def _as_utc(value: object) -> datetime | None:

@@ -22,12 +22,15 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from webhooks.ingest_metrics import BATCH_SIZE
+from webhooks.logs import notification_fields
 
 __all__ = ["Inbox", "InboxUnavailable", "StoreOutcome", "UnstorableDocument"]
 
 log = structlog.get_logger(__name__)
 
 DUPLICATE_KEY = 11000
+# How long past a batch's deadline the inbox waits for PyMongo's timeout before cancelling the insert itself.
+HANG_GRACE_SECONDS = 1.0
 
 
 class StoreOutcome(enum.Enum):
@@ -45,6 +48,11 @@ class UnstorableDocument(Exception):
     """Raised when a document cannot be encoded as BSON. A retry would fail the same way."""
 
 
+Outcome = StoreOutcome | InboxUnavailable | UnstorableDocument
+# A queued document, the future its request waits on, and its deadline in event-loop time.
+Pending = tuple[dict[str, Any], "asyncio.Future[StoreOutcome]", float]
+
+
 class Inbox:
     """Insert notification documents with group commit; one instance per process and collection."""
 
@@ -53,14 +61,14 @@ class Inbox:
         collection: AsyncCollection,
         *,
         max_batch: int = 512,
-        max_in_flight: int = 2,
+        max_in_flight: int = 1,
         timeout_seconds: float = 3.0,
     ) -> None:
         self._collection = collection
         self._max_batch = max_batch
         self._timeout_seconds = timeout_seconds
         self._slots = asyncio.Semaphore(max_in_flight)
-        self._pending: list[tuple[dict[str, Any], asyncio.Future[StoreOutcome]]] = []
+        self._pending: list[Pending] = []
         self._flusher: asyncio.Task[None] | None = None
         self._batches: set[asyncio.Task[None]] = set()
         self.batches_written = 0
@@ -69,45 +77,44 @@ class Inbox:
     async def store(self, document: dict[str, Any]) -> StoreOutcome:
         """Insert `document` and wait until the database acknowledges it or rejects it as a duplicate.
 
-        Raises InboxUnavailable when the database is unreachable, times out or reports a write error.
+        Raises InboxUnavailable when the database is unreachable, times out or reports a write
+        error, and at the latest `timeout_seconds` after the call (see `_write`).
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[StoreOutcome] = loop.create_future()
         # Mark the outcome retrieved, so a request that went away leaves no unread exception.
         future.add_done_callback(_retrieve_outcome)
-        self._pending.append((document, future))
+        self._pending.append((document, future, loop.time() + self._timeout_seconds))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_pending())
-
-        # The wait is bounded from enqueueing, because a request queued behind slow batches
-        # would otherwise wait for them too. A document written after that still counts: the
-        # 503 makes Intercom retry, and the retry is a duplicate. A client that disconnects
-        # cancels only its own future, so the batch it joined is still written for the others.
-        deadline = loop.call_later(self._timeout_seconds, self._expire, future)
-        try:
-            return await future
-        finally:
-            deadline.cancel()
-
-    def _expire(self, future: asyncio.Future[StoreOutcome]) -> None:
-        if not future.done():
-            future.set_exception(
-                InboxUnavailable(f"the insert was not acknowledged within {self._timeout_seconds} s")
-            )
+        # A client that disconnects cancels only its own future, so the batch it joined is
+        # still written for the others.
+        return await future
 
     async def _flush_pending(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._pending:
             await self._slots.acquire()
             batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+            batch = self._fail_expired(batch, loop.time())
+            if not batch:
+                self._slots.release()
+                continue
             task = asyncio.create_task(self._write(batch))
             self._batches.add(task)
             task.add_done_callback(self._batches.discard)
             # Let queued requests join the next batch while this one is in flight.
             await asyncio.sleep(0)
 
-    async def _write(self, batch: list[tuple[dict[str, Any], asyncio.Future[StoreOutcome]]]) -> None:
+    async def _write(self, batch: list[Pending]) -> None:
+        # A batch ends by the deadline of its oldest document, and earlier batches by earlier
+        # deadlines, so no request waits longer than `timeout_seconds`. A document written
+        # late still counts, because Intercom retries after the 503 and finds a duplicate.
+        deadline = batch[0][2]
         try:
-            outcomes = await self._insert([document for document, _ in batch])
+            # PyMongo's own timeout ends the insert cleanly; this one only guards against a hang.
+            async with asyncio.timeout_at(deadline + HANG_GRACE_SECONDS):
+                outcomes = await self._insert([document for document, _, _ in batch], deadline)
         except Exception as error:  # every failure must reach every waiting request
             log.exception("inbox.batch_failed", documents=len(batch))
             outcomes = [InboxUnavailable(f"{type(error).__name__}: {error}")] * len(batch)
@@ -117,44 +124,49 @@ class Inbox:
         self.batches_written += 1
         self.documents_written += len(batch)
         BATCH_SIZE.observe(len(batch))
-        for (_, future), outcome in zip(batch, outcomes):
-            if future.done():
-                continue
-            if isinstance(outcome, BaseException):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
+        for (_, future, _), outcome in zip(batch, outcomes):
+            _settle(future, outcome)
 
-    async def _insert(self, documents: list[dict[str, Any]]) -> list[StoreOutcome | InboxUnavailable]:
-        outcomes: list[StoreOutcome | InboxUnavailable] = [StoreOutcome.STORED] * len(documents)
+    async def _insert(self, documents: list[dict[str, Any]], deadline: float) -> list[Outcome]:
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            return [self._expired()] * len(documents)
+
+        outcomes: list[Outcome] = [StoreOutcome.STORED] * len(documents)
         try:
-            with pymongo.timeout(self._timeout_seconds):
+            with pymongo.timeout(remaining):
                 await self._collection.insert_many(documents, ordered=False)
         except BulkWriteError as error:
             return self._bulk_outcomes(error, outcomes)
         except (InvalidDocument, OverflowError) as error:
-            return await self._insert_apart(documents, error)
+            return await self._insert_apart(documents, deadline, error)
         except PyMongoError as error:
             log.error("inbox.insert_failed", documents=len(documents), error=_describe(error))
             return [InboxUnavailable(_describe(error))] * len(documents)
         return outcomes
 
-    async def _insert_apart(self, documents: list[dict[str, Any]], error: Exception) -> list:
+    async def _insert_apart(self, documents: list[dict[str, Any]], deadline: float, error: Exception) -> list[Outcome]:
         """Write each document of a batch that failed to encode on its own, so only the bad ones fail."""
         if len(documents) == 1:
             [document] = documents
-            log.error(
-                "inbox.unstorable_document",
-                app=document.get("app"),
-                workspace_id=document.get("workspace_id"),
-                notification_id=document.get("notification_id"),
-                error=f"{type(error).__name__}: {error}",
-            )
-            return [UnstorableDocument(f"{type(error).__name__}: {error}")]
-        outcomes: list = []
+            reason = f"{type(error).__name__}: {error}"
+            log.error("inbox.unstorable_document", **notification_fields(document), error=reason)
+            return [UnstorableDocument(reason)]
+        outcomes: list[Outcome] = []
         for document in documents:
-            outcomes.extend(await self._insert([document]))
+            outcomes.extend(await self._insert([document], deadline))
         return outcomes
+
+    def _fail_expired(self, batch: list[Pending], now: float) -> list[Pending]:
+        """Fail the documents whose deadline passed while they queued; return the others."""
+        live = [entry for entry in batch if entry[2] > now]
+        for _, future, deadline in batch:
+            if deadline <= now:
+                _settle(future, self._expired())
+        return live
+
+    def _expired(self) -> InboxUnavailable:
+        return InboxUnavailable(f"the insert was not acknowledged within {self._timeout_seconds} s")
 
     def _bulk_outcomes(self, error: BulkWriteError, outcomes: list) -> list:
         details = error.details or {}
@@ -174,6 +186,15 @@ class Inbox:
                 log.error("inbox.write_error", code=write_error.get("code"), error=message)
                 outcomes[index] = InboxUnavailable(message)
         return outcomes
+
+
+def _settle(future: asyncio.Future[StoreOutcome], outcome: Outcome) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 def _retrieve_outcome(future: asyncio.Future[StoreOutcome]) -> None:

@@ -13,6 +13,7 @@ __all__ = [
     "CONSECUTIVE_ERRORS",
     "RECEIVED",
     "ErrorStreaks",
+    "LabelledChildren",
 ]
 
 log = structlog.get_logger(__name__)
@@ -41,6 +42,26 @@ CONSECUTIVE_ERRORS = Gauge(
     "more than 1,000 consecutive errors within 15 minutes.",
     ["app"],
 )
+
+
+class LabelledChildren:
+    """The children of one labelled metric, each looked up once.
+
+    `labels()` checks the values and takes a lock on every call. The receiver needs two
+    children per request, so it keeps those it has seen. Labels are never removed from
+    these metrics, so a kept child stays the one the registry exports.
+    """
+
+    def __init__(self, metric: Any) -> None:
+        self._metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
+
 
 # Intercom pauses a subscription's topics for 15 minutes after more than this many
 # consecutive error responses within 15 minutes, according to Intercom's webhook delivery rules.

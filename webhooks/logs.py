@@ -1,4 +1,5 @@
-"""Rate-limited warnings, so a flood of bad requests cannot flood the log.
+"""Logging helpers: rate-limited warnings, so a flood of bad requests cannot flood the log,
+and the fields of every line about a notification.
 
 Any package may use it: `RateLimitedLog(log).warning("webhook.bad_signature", key=app, app=app)`.
 """
@@ -9,7 +10,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["RateLimitedLog"]
+__all__ = ["RateLimitedLog", "notification_fields"]
+
+
+def notification_fields(document: dict[str, Any]) -> dict[str, Any]:
+    """Return `app`, `workspace_id`, `notification_id` and `topic` of a notification document."""
+    return {
+        "app": document.get("app"),
+        "workspace_id": document.get("workspace_id"),
+        "notification_id": document.get("notification_id"),
+        "topic": document.get("topic"),
+    }
 
 
 class RateLimitedLog:
