@@ -61,16 +61,13 @@ class Inbox:
         collection: AsyncCollection,
         *,
         max_batch: int = 512,
-        max_in_flight: int = 1,
         timeout_seconds: float = 3.0,
     ) -> None:
         self._collection = collection
         self._max_batch = max_batch
         self._timeout_seconds = timeout_seconds
-        self._slots = asyncio.Semaphore(max_in_flight)
         self._pending: list[Pending] = []
         self._flusher: asyncio.Task[None] | None = None
-        self._batches: set[asyncio.Task[None]] = set()
         self.batches_written = 0
         self.documents_written = 0
 
@@ -92,18 +89,16 @@ class Inbox:
         return await future
 
     async def _flush_pending(self) -> None:
+        # One batch at a time: documents that arrive while a batch is in flight form the next
+        # one. In the ingest benchmark, two batches in flight cost more CPU per request than one.
         loop = asyncio.get_running_loop()
         while self._pending:
-            await self._slots.acquire()
             batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
             batch = self._fail_expired(batch, loop.time())
-            if not batch:
-                self._slots.release()
-                continue
-            task = asyncio.create_task(self._write(batch))
-            self._batches.add(task)
-            task.add_done_callback(self._batches.discard)
-            # Let queued requests join the next batch while this one is in flight.
+            if batch:
+                await self._write(batch)
+            # Let the answered requests run first: with 16 connections this gave batches
+            # about a fifth larger in the ingest benchmark.
             await asyncio.sleep(0)
 
     async def _write(self, batch: list[Pending]) -> None:
@@ -118,8 +113,6 @@ class Inbox:
         except Exception as error:  # every failure must reach every waiting request
             log.exception("inbox.batch_failed", documents=len(batch))
             outcomes = [InboxUnavailable(f"{type(error).__name__}: {error}")] * len(batch)
-        finally:
-            self._slots.release()
 
         self.batches_written += 1
         self.documents_written += len(batch)
