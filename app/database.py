@@ -8,9 +8,12 @@ import structlog
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-__all__ = ["connect", "create_indexes"]
+__all__ = ["connect", "create_indexes", "is_embedded_server"]
 
 log = structlog.get_logger(__name__)
+
+# The `process` that nx-27017, the embedded server, reports in `buildInfo`. MongoDB reports none there.
+EMBEDDED_PROCESS = "nx_27017"
 
 IndexCreator = Callable[[AsyncDatabase], Awaitable[None]]
 
@@ -27,13 +30,21 @@ def connect(uri: str, *, server_selection_timeout_ms: int = 3000) -> AsyncMongoC
     )
 
 
+async def is_embedded_server(database: AsyncDatabase) -> bool:
+    """Return whether `database` is served by the embedded nx-27017 server rather than MongoDB."""
+    info = await database.client.admin.command("buildInfo")
+    return info.get("process") == EMBEDDED_PROCESS
+
+
 async def create_indexes(database: AsyncDatabase) -> None:
     """Create every package's indexes; safe to run on each start."""
     from canvas.storage import create_indexes as canvas_indexes
     from oauth.storage import create_indexes as oauth_indexes
     from webhooks.storage import create_indexes as webhook_indexes
 
-    creators: list[IndexCreator] = [webhook_indexes, oauth_indexes, canvas_indexes]
+    embedded = await is_embedded_server(database)
+    await webhook_indexes(database, embedded=embedded)
+    creators: list[IndexCreator] = [oauth_indexes, canvas_indexes]
     for creator in creators:
         await creator(database)
-    log.info("database.indexes_ready", database=database.name)
+    log.info("database.indexes_ready", database=database.name, embedded=embedded)

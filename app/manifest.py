@@ -54,7 +54,7 @@ DESCRIPTIONS: dict[str, str] = {
     "WORKER_HANDLER_TIMEOUT_SECONDS": "Time the handlers of one notification may run before the attempt counts as failed.",
     "HANDLER_MODULES": "Comma-separated import paths of modules with a `register(registry)` function that adds your own handlers.",
     "NOTIFICATION_RETENTION_DAYS": "Days a processed notification is kept (never less than the replay window).",
-    "RETENTION_SWEEP_SECONDS": "Time between sweeps that delete expired notifications where the TTL index is not enforced.",
+    "RETENTION_SWEEP_SECONDS": "Time between sweeps that delete expired notifications where no TTL index deletes them (the embedded server has none).",
     "UNINSTALL_PURGE_DAYS": "Days an uninstalled workspace's data is kept before it is purged.",
     "UNINSTALL_PURGE_INTERVAL_SECONDS": "Time between purges of uninstalled workspaces whose retention has passed.",
     "CANVAS_TIME_BUDGET_SECONDS": "Time a canvas view may take before an error canvas with a retry button is returned instead.",

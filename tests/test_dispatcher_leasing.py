@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from tests.handlers.fixtures import database  # noqa: F401  (fixture)
 from tests.handlers.notifications import make_body, store_notifications
@@ -45,3 +45,20 @@ async def test_busy_candidate_is_skipped(database):
     leaser.release(busy["app"], busy["workspace_id"], "conversation:busy")
     document = await leaser.lease(datetime.now(timezone.utc))
     assert document["_id"] == busy["_id"]
+
+
+async def test_retried_notification_leased_beside_busy_key(database):
+    [busy, retried] = await store_notifications(database, [
+        make_body("test.event", {"type": "conversation", "id": "busy"}),
+        make_body("test.event", {"type": "conversation", "id": "retried"}),
+    ])
+    # A retry writes `next_attempt_at` with `$set`, as the dispatcher does.
+    due = datetime.now(timezone.utc) - timedelta(seconds=1)
+    await database.notifications.update_one({"_id": retried["_id"]}, {"$set": {"next_attempt_at": due}})
+    leaser = FairLeaser(database, "worker-a", lease_seconds=30)
+    leaser.hold_back(busy["app"], busy["workspace_id"], "conversation:busy", float("inf"))
+
+    document = await leaser.lease(datetime.now(timezone.utc))
+
+    assert document is not None
+    assert document["_id"] == retried["_id"]

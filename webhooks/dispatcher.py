@@ -5,8 +5,9 @@ processes share one queue. A lease expires unless its worker renews it, so a cra
 notifications are taken over; a stopping worker finishes or releases what it holds.
 
 NOTE: nx-27017 0.8.1 stores a datetime written with `$set` as a string. Its queries still
-compare such strings with datetimes correctly, so the dispatcher only writes and queries
-`next_attempt_at`, `lease_until`, `processed_at` and `expires_at` and never reads them back.
+compare such strings with datetimes correctly unless the filter also uses `$in` or `$nin`, so
+the dispatcher only writes and queries `next_attempt_at`, `lease_until`, `processed_at` and
+`expires_at`, never reads them back, and queries them without those operators.
 """
 
 from __future__ import annotations

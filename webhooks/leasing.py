@@ -102,7 +102,12 @@ class FairLeaser:
             del keys[key]
         # A bounded list keeps the query small; keys beyond it are only parked again, not lost.
         busy = sorted(keys, key=keys.__getitem__, reverse=True)[:MAX_BUSY_KEYS_PER_QUERY]
-        return {"order_key": {"$nin": busy}} if busy else {}
+        if not busy:
+            return {}
+        # NOTE: this `$and` of `$ne` means `$nin`. nx-27017 0.8.1 stores a date written with `$set`
+        # as a string, and a filter with `$nin` no longer matches such a date, so retried
+        # notifications would wait until their workspace had no busy key.
+        return {"$and": [{"order_key": {"$ne": key}} for key in busy]}
 
     def _refresh_due(self) -> bool:
         return (

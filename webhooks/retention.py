@@ -1,8 +1,9 @@
 """Retention of processed notifications.
 
 A `done` notification gets `expires_at` when it finishes (the receiver sets it on `ignored`
-ones), and the TTL index on that field deletes it on MongoDB. The sweep here deletes the same documents where TTL indexes are not
-enforced, and the dispatcher runs it every RETENTION_SWEEP_SECONDS. `dead` notifications get
+ones), and the TTL index on that field deletes it on MongoDB. The sweep here deletes the same
+documents where no TTL index does (the embedded server has none, see `webhooks/storage.py`),
+and the dispatcher runs it every RETENTION_SWEEP_SECONDS. `dead` notifications get
 no `expires_at`, so they stay until an operator replays or deletes them.
 """
 
@@ -33,9 +34,12 @@ def expiry_for(
 
 async def sweep_expired(database: AsyncDatabase, now: datetime) -> int:
     """Delete done and ignored notifications whose `expires_at` has passed, and return how many."""
-    result = await database.notifications.delete_many(
-        {"status": {"$in": ["done", "ignored"]}, "expires_at": {"$lte": now}}
-    )
-    if result.deleted_count:
-        log.info("notifications.expired_deleted", count=result.deleted_count)
-    return result.deleted_count
+    deleted = 0
+    # NOTE: nx-27017 0.8.1 stores a date written with `$set` as a string, and a filter with `$in`
+    # no longer matches such a date, so each status gets its own delete.
+    for status in ("done", "ignored"):
+        result = await database.notifications.delete_many({"status": status, "expires_at": {"$lte": now}})
+        deleted += result.deleted_count
+    if deleted:
+        log.info("notifications.expired_deleted", count=deleted)
+    return deleted
