@@ -67,12 +67,11 @@ def run() -> str:
     lines += ["", f"Two workers reach {ratio:.2f}× the throughput of one.", ""]
     if not external_uri:
         lines += [
-            "On nx-27017 0.8.1 a query that does not select by `_id` scans the collection, so the "
-            "single database process is the bottleneck, and throughput falls as notifications accumulate. "
-            "With two workers that process completed fewer commands per second than with one (about 490 "
-            "against 700 in a separate run counted with PyMongo's command monitoring), so a second worker "
-            "makes this run slower. On a MongoDB replica set the lease queries use indexes; workers there "
-            "have not been measured.",
+            "On nx-27017 0.8.1 the lease queries scan the `notifications` collection, so the single "
+            "database process is the bottleneck, and throughput falls as notifications accumulate. "
+            "A second worker adds commands that this process runs one at a time, so two workers are "
+            "not faster than one here. On a MongoDB replica set the lease queries use indexes; workers "
+            "there have not been measured.",
             "",
         ]
     return "\n".join(lines)
