@@ -213,6 +213,29 @@ async def test_oversize_chunked_body_gets_413(start_server):
     assert await server.database.notifications.count_documents({}) == 0
 
 
+async def test_slow_body_times_out_with_408(live_server):
+    live_server.app.config["BODY_TIMEOUT"] = 0.5
+    body = make_body()
+    host, port = live_server.settings.HOST, live_server.settings.PORT
+    reader, writer = await asyncio.open_connection(host, port)
+    head = (
+        f"POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"X-Hub-Signature: {sign_hub(body, 'test_client_secret_not_real')}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    try:
+        # Half the body, then nothing: the receiver must give up instead of waiting for the rest.
+        writer.write(head.encode() + body[: len(body) // 2])
+        await writer.drain()
+        response = await asyncio.wait_for(reader.read(65536), timeout=5.0)
+    finally:
+        writer.close()
+
+    status_line, _, rest = response.partition(b"\r\n")
+    assert status_line.split()[1] == b"408"
+    assert b"timed out reading the request body after 0.5 s" in rest
+    assert await live_server.database.notifications.count_documents({}) == 0
+
+
 async def test_invalid_json_gets_400(live_server):
     response = await post_signed(live_server.client, b'{"type": "notification_event", ')
 

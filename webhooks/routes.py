@@ -161,8 +161,11 @@ async def _read_allowed_body(receiver: Receiver, app_key: str) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise _too_large(limit)
     try:
-        async with asyncio.timeout(request.body_timeout):
+        if _body_received():
             body = await request.body
+        else:
+            async with asyncio.timeout(request.body_timeout):
+                body = await request.body
     except RequestEntityTooLarge:
         raise _too_large(limit) from None
     except TimeoutError:
@@ -175,6 +178,17 @@ async def _read_allowed_body(receiver: Receiver, app_key: str) -> bytes:
     if len(body) > limit:
         raise _too_large(limit)
     return body
+
+
+def _body_received() -> bool:
+    """Return whether Quart has received the whole body, so reading it cannot wait.
+
+    A webhook body usually arrives with its headers, and skipping the timer then saves a few
+    microseconds per request. NOTE: Quart offers no public check, so this reads the private
+    `_complete` event of its `Body` and returns False when that is missing.
+    """
+    complete = getattr(request.body, "_complete", None)
+    return isinstance(complete, asyncio.Event) and complete.is_set()
 
 
 def _check_source(receiver: Receiver, app_key: str) -> None:
