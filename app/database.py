@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from pymongo import AsyncMongoClient
+from pymongo.errors import OperationFailure
 from pymongo.asynchronous.database import AsyncDatabase
 
 __all__ = ["connect", "create_indexes", "is_embedded_server"]
@@ -32,7 +33,12 @@ def connect(uri: str, *, server_selection_timeout_ms: int = 3000) -> AsyncMongoC
 
 async def is_embedded_server(database: AsyncDatabase) -> bool:
     """Return whether `database` is served by the embedded nx-27017 server rather than MongoDB."""
-    info = await database.client.admin.command("buildInfo")
+    try:
+        info = await database.client.admin.command("buildInfo")
+    except OperationFailure as error:
+        # Only MongoDB has access control that could reject the command.
+        log.warning("database.build_info_failed", error=str(error))
+        return False
     return info.get("process") == EMBEDDED_PROCESS
 
 
