@@ -426,13 +426,17 @@ def _cpu_reading(rows: list[tuple[int, WrkResult, WrkResult, list[tuple[WrkResul
     connections, baseline, durable, _ = rows[len(rows) // 2]
     if not baseline.server_cpu_ms or not durable.server_cpu_ms:
         return ""
+    baseline_busy = baseline.acked_per_second * baseline.server_cpu_ms / 1000
+    durable_busy = durable.acked_per_second * durable.server_cpu_ms / 1000
     return (
         "Each server answers from one event loop, so 1000 divided by its CPU milliseconds per request "
         f"is the most it can answer per second: at {connections} connections about "
         f"{1000 / baseline.server_cpu_ms:,.0f} for the bare server and {1000 / durable.server_cpu_ms:,.0f} for "
         "the service. The difference is the receiver's own work (signature, envelope, document, metrics) "
         "and PyMongo's cost per insert_many. With few connections the batches are small, so fewer "
-        "requests share that cost, and each request also waits for the database's round trip."
+        "requests share that cost. Throughput times CPU per request gives how busy each server was: "
+        f"{baseline_busy:.0%} for the bare server and {durable_busy:.0%} for the service. The service "
+        "waits whenever every open request is in a batch that the database is still writing."
     )
 
 
