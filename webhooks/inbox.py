@@ -75,7 +75,7 @@ class Inbox:
         """Insert `document` and wait until the database acknowledges it or rejects it as a duplicate.
 
         Raises InboxUnavailable when the database is unreachable, times out or reports a write
-        error, and at the latest `timeout_seconds` after the call (see `_write`).
+        error. That happens about `timeout_seconds` after the call at the latest (see `_write`).
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[StoreOutcome] = loop.create_future()
