@@ -86,6 +86,8 @@ def _check_port_free(host: str, port: int) -> None:
     """Fail with a clear message when host:port cannot be bound, before anything starts."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As Hypercorn does, so connections of a previous run in TIME_WAIT do not block the port.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:

@@ -87,3 +87,23 @@ def test_serve_rejects_busy_port(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
     assert not (tmp_path / "mongo" / "nx-27017.pid").exists()
+
+
+def test_port_check_ignores_time_wait():
+    import socket
+
+    from app.cli import _check_port_free
+
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        # The server side closes first, as Hypercorn does, so its socket stays in TIME_WAIT.
+        accepted.close()
+        client.recv(1)
+        client.close()
+
+    _check_port_free("127.0.0.1", port)
