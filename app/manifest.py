@@ -52,7 +52,7 @@ DESCRIPTIONS: dict[str, str] = {
     "WORKER_SHUTDOWN_SECONDS": "On SIGTERM, time a worker has to finish or release its notifications.",
     "WORKER_POLL_SECONDS": "Time an idle worker waits before it looks for due notifications again.",
     "WORKER_HANDLER_TIMEOUT_SECONDS": "Time the handlers of one notification may run before the attempt counts as failed.",
-    "HANDLER_MODULES": "Comma-separated import paths of modules with a `register(registry)` function that adds your own handlers.",
+    "HANDLER_MODULES": "Comma-separated import paths of modules with a `register(registry)` function that adds your own handlers. Notifications about one object never run at the same time, but in no set order.",
     "NOTIFICATION_RETENTION_DAYS": "Days a processed notification is kept (never less than the replay window).",
     "RETENTION_SWEEP_SECONDS": "Time between sweeps that delete expired notifications where no TTL index deletes them (the embedded server has none).",
     "UNINSTALL_PURGE_DAYS": "Days an uninstalled workspace's data is kept before it is purged.",

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import pymongo
+import structlog
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 __all__ = ["DEFAULT_APP_KEY", "AppRegistry", "AppStore", "AppStoreError", "RegisteredApp"]
+
+log = structlog.get_logger(__name__)
+
+# How long past its timeout a lookup may run before asyncio cancels it.
+TIMEOUT_GRACE_SECONDS = 0.1
 
 DEFAULT_APP_KEY = "default"
 # App keys appear in URL paths, so they are restricted to URL-safe characters.
@@ -32,7 +41,9 @@ class RegisteredApp:
 class AppRegistry:
     """Look up apps: `default` from the environment, others from the `apps` collection.
 
-    Lookups are cached for `cache_seconds`, so a hot path pays one dictionary read.
+    Lookups are cached for `cache_seconds`, so a hot path pays one dictionary read. When the
+    database fails a lookup, an earlier result is kept for another `cache_seconds`, so a
+    database outage does not also make every request wait for the lookup.
     """
 
     def __init__(
@@ -49,17 +60,36 @@ class AppRegistry:
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, RegisteredApp | None]] = {}
 
-    async def get(self, key: str) -> RegisteredApp | None:
-        """Return the app registered under `key`, or None when there is none."""
+    async def get(self, key: str, *, timeout: float | None = None) -> RegisteredApp | None:
+        """Return the app registered under `key`, or None when there is none.
+
+        With `timeout`, a database lookup that takes longer raises TimeoutError.
+        """
         if key == DEFAULT_APP_KEY and self._default is not None:
             return self._default
         cached = self._cache.get(key)
         now = time.monotonic()
         if cached is not None and now - cached[0] < self._cache_seconds:
             return cached[1]
-        found = await self._load(key)
+        try:
+            found = await self._load_within(key, timeout)
+        except (PyMongoError, TimeoutError) as error:
+            if cached is None:
+                raise
+            log.warning("apps.lookup_failed_using_cached", app=key, error=f"{type(error).__name__}: {error}")
+            self._cache[key] = (now, cached[1])
+            return cached[1]
         self._cache[key] = (now, found)
         return found
+
+    async def _load_within(self, key: str, timeout: float | None) -> RegisteredApp | None:
+        if timeout is None:
+            return await self._load(key)
+        # PyMongo ends the lookup cleanly at the timeout, but its server selection can overrun
+        # by up to half a second, which the asyncio timeout cuts off.
+        async with asyncio.timeout(timeout + TIMEOUT_GRACE_SECONDS):
+            with pymongo.timeout(timeout):
+                return await self._load(key)
 
     def forget(self, key: str) -> None:
         """Drop a cached lookup, after the app was added, changed or removed."""

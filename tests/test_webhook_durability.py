@@ -11,11 +11,13 @@ from datetime import timedelta
 
 import httpx
 from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 
 import app.embedded_db
 from app.embedded_db import EmbeddedMongo
 from tests.handlers.fixtures import database  # noqa: F401  (fixture)
 from tests.webhook_requests import fixture_files, make_body, post_signed
+from oauth.apps import AppRegistry
 from webhooks.inbox import Inbox, InboxUnavailable, StoreOutcome, UnstorableDocument
 
 
@@ -78,6 +80,75 @@ async def test_stalled_database_bounds_every_wait(tmp_path):
         assert all(isinstance(outcome, InboxUnavailable) for outcome in outcomes), outcomes
         assert finished - started < 0.5 + 0.5
         assert finished - queued_at < 0.5 + 0.3
+    finally:
+        await client.close()
+        embedded.stop()
+
+
+async def test_stalled_database_answers_in_time(tmp_path):
+    embedded = EmbeddedMongo(tmp_path / "stalled-mongo")
+    embedded.start()
+    # Fast heartbeats let the client mark the stalled server unknown within the test. Server
+    # selection then waits in half-second steps, past a short timeout.
+    client = AsyncMongoClient(embedded.uri, directConnection=True, heartbeatFrequencyMS=500, connectTimeoutMS=200)
+    inbox = Inbox(client.stalled.notifications, timeout_seconds=0.5)
+
+    async def timed_store(index: int) -> float:
+        started = time.monotonic()
+        try:
+            await inbox.store({"app": "default", "notification_id": f"notif_{index}"})
+        except InboxUnavailable:
+            pass
+        return time.monotonic() - started
+
+    try:
+        await inbox.store({"app": "default", "notification_id": "notif_first"})
+        os.kill(embedded.running_pid(), signal.SIGSTOP)
+        try:
+            # Requests keep arriving, so some batches start with only milliseconds left.
+            waits = []
+            for index in range(30):
+                waits.append(asyncio.create_task(timed_store(index)))
+                await asyncio.sleep(0.09)
+            waits = await asyncio.gather(*waits)
+        finally:
+            os.kill(embedded.running_pid(), signal.SIGCONT)
+
+        assert max(waits) < 0.5 + 0.2, waits
+    finally:
+        await client.close()
+        embedded.stop()
+
+
+async def test_app_lookup_bounded_while_database_stalls(tmp_path):
+    embedded = EmbeddedMongo(tmp_path / "stalled-mongo")
+    embedded.start()
+    client = AsyncMongoClient(embedded.uri, directConnection=True)
+    await client.stalled.apps.insert_one({"_id": "second", "client_id": "cid-second"})
+    # Every lookup goes to the database, as after the cache entry expired.
+    apps = AppRegistry(client.stalled, None, cache_seconds=0.0)
+    try:
+        assert (await apps.get("second")).client_id == "cid-second"
+        os.kill(embedded.running_pid(), signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            cached = await apps.get("second", timeout=0.5)
+            cached_after = time.monotonic() - started
+
+            started = time.monotonic()
+            try:
+                await apps.get("third", timeout=0.5)
+                missing_raised = False
+            except (TimeoutError, PyMongoError):
+                missing_raised = True
+            missing_after = time.monotonic() - started
+        finally:
+            os.kill(embedded.running_pid(), signal.SIGCONT)
+
+        assert cached.client_id == "cid-second"
+        assert cached_after < 0.5 + 0.2
+        assert missing_raised
+        assert missing_after < 0.5 + 0.2
     finally:
         await client.close()
         embedded.stop()

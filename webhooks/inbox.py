@@ -29,8 +29,9 @@ __all__ = ["Inbox", "InboxUnavailable", "StoreOutcome", "UnstorableDocument"]
 log = structlog.get_logger(__name__)
 
 DUPLICATE_KEY = 11000
-# How long past a batch's deadline the inbox waits for PyMongo's timeout before cancelling the insert itself.
-HANG_GRACE_SECONDS = 1.0
+# How long past a batch's deadline the inbox waits for PyMongo's timeout before cancelling the
+# insert itself. PyMongo's server selection can overrun a short timeout by half a second.
+HANG_GRACE_SECONDS = 0.1
 
 
 class StoreOutcome(enum.Enum):
@@ -103,13 +104,16 @@ class Inbox:
 
     async def _write(self, batch: list[Pending]) -> None:
         # A batch ends by the deadline of its oldest document, and earlier batches by earlier
-        # deadlines, so no request waits longer than `timeout_seconds`. A document written
+        # deadlines, so no request waits much longer than `timeout_seconds`. A document written
         # late still counts, because Intercom retries after the 503 and finds a duplicate.
         deadline = batch[0][2]
         try:
-            # PyMongo's own timeout ends the insert cleanly; this one only guards against a hang.
+            # PyMongo's own timeout ends the insert cleanly. This one cuts off its overruns.
             async with asyncio.timeout_at(deadline + HANG_GRACE_SECONDS):
                 outcomes = await self._insert([document for document, _, _ in batch], deadline)
+        except TimeoutError:
+            log.error("inbox.insert_timed_out", documents=len(batch), timeout_seconds=self._timeout_seconds)
+            outcomes = [self._expired()] * len(batch)
         except Exception as error:  # every failure must reach every waiting request
             log.exception("inbox.batch_failed", documents=len(batch))
             outcomes = [InboxUnavailable(f"{type(error).__name__}: {error}")] * len(batch)

@@ -1,4 +1,8 @@
-"""Handlers registered by topic pattern: `ticket.*`, `conversation.user.replied`, `*`."""
+"""Handlers registered by topic pattern: `ticket.*`, `conversation.user.replied`, `*`.
+
+Notifications about one ticket, conversation or contact never run at the same time, but they
+run in no particular order, so a handler that needs order compares `updated_at` or `created_at`.
+"""
 
 from __future__ import annotations
 

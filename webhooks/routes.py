@@ -110,7 +110,7 @@ async def receive_webhook(app_key: str) -> Response:
     label, topic = UNKNOWN_APP_LABEL, ""
 
     try:
-        registered = await _registered_app(services, app_key)
+        registered = await _registered_app(receiver, services, app_key)
         label = app_key
         if request.method == "HEAD":
             response = Response(status=200)
@@ -136,10 +136,12 @@ def _json_response(payload: dict[str, Any], status: int) -> Response:
     return Response(json.dumps(payload), status=status, content_type="application/json")
 
 
-async def _registered_app(services: Any, app_key: str) -> Any:
+async def _registered_app(receiver: Receiver, services: Any, app_key: str) -> Any:
     try:
-        registered = await services.apps.get(app_key)
-    except PyMongoError as error:
+        # A lookup that reaches the database gets the insert's time limit, so a request for an
+        # app missing from the cache cannot wait longer than a stored one while the database stalls.
+        registered = await services.apps.get(app_key, timeout=receiver.settings.WEBHOOK_INSERT_TIMEOUT_SECONDS)
+    except (PyMongoError, TimeoutError) as error:
         log.error("webhook.app_lookup_failed", app=app_key, error=f"{type(error).__name__}: {error}")
         raise Rejection(503, "unavailable", "the database is unavailable; retry later") from None
     if registered is None:
