@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import time
 from datetime import timedelta
 
 import httpx
+import pytest
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
@@ -57,101 +59,94 @@ async def test_unstorable_document_fails_alone(database):
     assert await database.notifications.count_documents({}) == 5
 
 
-async def test_stalled_database_bounds_every_wait(tmp_path):
+@pytest.fixture
+def stallable_mongo(tmp_path):
+    """An embedded MongoDB of this test only, which the test may stop with SIGSTOP."""
     embedded = EmbeddedMongo(tmp_path / "stalled-mongo")
     embedded.start()
-    client = AsyncMongoClient(embedded.uri, directConnection=True)
+    yield embedded
+    embedded.stop()
+
+
+@contextlib.contextmanager
+def stalled(embedded: EmbeddedMongo):
+    """Stop the server's process while the block runs, as a database that never answers."""
+    os.kill(embedded.running_pid(), signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(embedded.running_pid(), signal.SIGCONT)
+
+
+async def test_stalled_database_bounds_every_wait(stallable_mongo):
+    client = AsyncMongoClient(stallable_mongo.uri, directConnection=True)
     inbox = Inbox(client.stalled.notifications, timeout_seconds=0.5)
     documents = [{"app": "default", "notification_id": f"notif_{index}"} for index in range(3)]
-    try:
-        assert await inbox.store(documents[0]) is StoreOutcome.STORED
-        os.kill(embedded.running_pid(), signal.SIGSTOP)
-        try:
-            started = time.monotonic()
-            # The second document queues behind the first one's batch, which the stopped database never acknowledges.
-            first = asyncio.create_task(inbox.store(documents[1]))
-            await asyncio.sleep(0.3)
-            queued_at = time.monotonic()
-            outcomes = await asyncio.gather(first, inbox.store(documents[2]), return_exceptions=True)
-            finished = time.monotonic()
-        finally:
-            os.kill(embedded.running_pid(), signal.SIGCONT)
+    assert await inbox.store(documents[0]) is StoreOutcome.STORED
 
-        assert all(isinstance(outcome, InboxUnavailable) for outcome in outcomes), outcomes
-        assert finished - started < 0.5 + 0.5
-        assert finished - queued_at < 0.5 + 0.3
-    finally:
-        await client.close()
-        embedded.stop()
+    with stalled(stallable_mongo):
+        started = time.monotonic()
+        # The second document queues behind the first one's batch, which the stopped database never acknowledges.
+        first = asyncio.create_task(inbox.store(documents[1]))
+        await asyncio.sleep(0.3)
+        queued_at = time.monotonic()
+        outcomes = await asyncio.gather(first, inbox.store(documents[2]), return_exceptions=True)
+        finished = time.monotonic()
+    await client.close()
+
+    assert all(isinstance(outcome, InboxUnavailable) for outcome in outcomes), outcomes
+    assert finished - started < 0.5 + 0.5
+    assert finished - queued_at < 0.5 + 0.3
 
 
-async def test_stalled_database_answers_in_time(tmp_path):
-    embedded = EmbeddedMongo(tmp_path / "stalled-mongo")
-    embedded.start()
+async def test_stalled_database_answers_in_time(stallable_mongo):
     # Fast heartbeats let the client mark the stalled server unknown within the test. Server
     # selection then waits in half-second steps, past a short timeout.
-    client = AsyncMongoClient(embedded.uri, directConnection=True, heartbeatFrequencyMS=500, connectTimeoutMS=200)
+    client = AsyncMongoClient(
+        stallable_mongo.uri, directConnection=True, heartbeatFrequencyMS=500, connectTimeoutMS=200
+    )
     inbox = Inbox(client.stalled.notifications, timeout_seconds=0.5)
 
     async def timed_store(index: int) -> float:
         started = time.monotonic()
-        try:
+        with contextlib.suppress(InboxUnavailable):
             await inbox.store({"app": "default", "notification_id": f"notif_{index}"})
-        except InboxUnavailable:
-            pass
         return time.monotonic() - started
 
-    try:
-        await inbox.store({"app": "default", "notification_id": "notif_first"})
-        os.kill(embedded.running_pid(), signal.SIGSTOP)
-        try:
-            # Requests keep arriving, so some batches start with only milliseconds left.
-            waits = []
-            for index in range(30):
-                waits.append(asyncio.create_task(timed_store(index)))
-                await asyncio.sleep(0.09)
-            waits = await asyncio.gather(*waits)
-        finally:
-            os.kill(embedded.running_pid(), signal.SIGCONT)
+    await inbox.store({"app": "default", "notification_id": "notif_first"})
+    with stalled(stallable_mongo):
+        # Requests keep arriving, so some batches start with only milliseconds left.
+        tasks = []
+        for index in range(30):
+            tasks.append(asyncio.create_task(timed_store(index)))
+            await asyncio.sleep(0.09)
+        waits = await asyncio.gather(*tasks)
+    await client.close()
 
-        assert max(waits) < 0.5 + 0.2, waits
-    finally:
-        await client.close()
-        embedded.stop()
+    assert max(waits) < 0.5 + 0.2, waits
 
 
-async def test_app_lookup_bounded_while_database_stalls(tmp_path):
-    embedded = EmbeddedMongo(tmp_path / "stalled-mongo")
-    embedded.start()
-    client = AsyncMongoClient(embedded.uri, directConnection=True)
+async def test_app_lookup_bounded_while_database_stalls(stallable_mongo):
+    client = AsyncMongoClient(stallable_mongo.uri, directConnection=True)
     await client.stalled.apps.insert_one({"_id": "second", "client_id": "cid-second"})
     # Every lookup goes to the database, as after the cache entry expired.
     apps = AppRegistry(client.stalled, None, cache_seconds=0.0)
-    try:
-        assert (await apps.get("second")).client_id == "cid-second"
-        os.kill(embedded.running_pid(), signal.SIGSTOP)
-        try:
-            started = time.monotonic()
-            cached = await apps.get("second", timeout=0.5)
-            cached_after = time.monotonic() - started
+    assert (await apps.get("second")).client_id == "cid-second"
 
-            started = time.monotonic()
-            try:
-                await apps.get("third", timeout=0.5)
-                missing_raised = False
-            except (TimeoutError, PyMongoError):
-                missing_raised = True
-            missing_after = time.monotonic() - started
-        finally:
-            os.kill(embedded.running_pid(), signal.SIGCONT)
+    with stalled(stallable_mongo):
+        started = time.monotonic()
+        cached = await apps.get("second", timeout=0.5)
+        cached_after = time.monotonic() - started
 
-        assert cached.client_id == "cid-second"
-        assert cached_after < 0.5 + 0.2
-        assert missing_raised
-        assert missing_after < 0.5 + 0.2
-    finally:
-        await client.close()
-        embedded.stop()
+        started = time.monotonic()
+        with pytest.raises((TimeoutError, PyMongoError)):
+            await apps.get("third", timeout=0.5)
+        missing_after = time.monotonic() - started
+    await client.close()
+
+    assert cached.client_id == "cid-second"
+    assert cached_after < 0.5 + 0.2
+    assert missing_after < 0.5 + 0.2
 
 
 async def test_database_outage_loses_nothing(start_server, tmp_path, monkeypatch):
