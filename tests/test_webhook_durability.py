@@ -70,7 +70,7 @@ def stallable_mongo(tmp_path):
 
 @contextlib.contextmanager
 def stalled(embedded: EmbeddedMongo):
-    """Stop the server's process while the block runs, as a database that never answers."""
+    """Stop the server's process while the block runs, as a database that never responds."""
     os.kill(embedded.running_pid(), signal.SIGSTOP)
     try:
         yield
@@ -99,7 +99,7 @@ async def test_stalled_database_bounds_every_wait(stallable_mongo):
     assert finished - queued_at < 0.5 + 0.3
 
 
-async def test_stalled_database_answers_in_time(stallable_mongo):
+async def test_stalled_database_bounds_late_batches(stallable_mongo):
     # Fast heartbeats let the client mark the stalled server unknown within the test. Server
     # selection then waits in half-second steps, past a short timeout.
     client = AsyncMongoClient(
