@@ -434,9 +434,9 @@ def _cpu_reading(rows: list[tuple[int, WrkResult, WrkResult, list[tuple[WrkResul
         f"{1000 / baseline.server_cpu_ms:,.0f} for the bare server and {1000 / durable.server_cpu_ms:,.0f} for "
         "the service. The difference is the receiver's own work (signature, envelope, document, metrics) "
         "and PyMongo's cost per insert_many. With few connections the batches are small, so fewer "
-        "requests share that cost. Throughput times CPU per request gives how busy each server was "
-        "(the CPU reading spans slightly more than wrk's timed run, so a fully busy server shows a "
-        f"little over 100%): {baseline_busy:.0%} for the bare server and {durable_busy:.0%} for the service. The service "
+        "requests share that cost. Throughput times CPU per request gives how busy each server was: "
+        f"{baseline_busy:.0%} for the bare server and {durable_busy:.0%} for the service. The CPU reading "
+        "spans slightly more than wrk's timed run, so a fully busy server shows a little over 100%. The service "
         "waits whenever every open request is in a batch that the database is still writing."
     )
 
