@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from pymongo import AsyncMongoClient
-from pymongo.errors import OperationFailure
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 __all__ = ["connect", "create_indexes", "is_embedded_server"]
 

@@ -63,7 +63,8 @@ class AppRegistry:
     async def get(self, key: str, *, timeout: float | None = None) -> RegisteredApp | None:
         """Return the app registered under `key`, or None when there is none.
 
-        With `timeout`, a database lookup that takes longer raises TimeoutError.
+        With `timeout`, a database lookup that takes longer fails with PyMongo's timeout error
+        or TimeoutError, unless an earlier result of the lookup is cached.
         """
         if key == DEFAULT_APP_KEY and self._default is not None:
             return self._default
