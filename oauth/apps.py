@@ -77,7 +77,7 @@ class AppRegistry:
         except (PyMongoError, TimeoutError) as error:
             if cached is None:
                 raise
-            log.warning("apps.lookup_failed_using_cached", app=key, error=f"{type(error).__name__}: {error}")
+            log.warning("apps.lookup_failed", app=key, error=f"{type(error).__name__}: {error}", using="cached result")
             self._cache[key] = (now, cached[1])
             return cached[1]
         self._cache[key] = (now, found)
@@ -86,8 +86,8 @@ class AppRegistry:
     async def _load_within(self, key: str, timeout: float | None) -> RegisteredApp | None:
         if timeout is None:
             return await self._load(key)
-        # PyMongo ends the lookup cleanly at the timeout, but its server selection can overrun
-        # by up to half a second, which the asyncio timeout cuts off.
+        # PyMongo ends the lookup cleanly at the timeout, but its server selection can overrun it
+        # (by half a second in a test with a stalled server), so the asyncio timeout cuts it off.
         async with asyncio.timeout(timeout + TIMEOUT_GRACE_SECONDS):
             with pymongo.timeout(timeout):
                 return await self._load(key)

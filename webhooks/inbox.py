@@ -30,7 +30,7 @@ log = structlog.get_logger(__name__)
 
 DUPLICATE_KEY = 11000
 # How long past a batch's deadline the inbox waits for PyMongo's timeout before cancelling the
-# insert itself. PyMongo's server selection can overrun a short timeout by half a second.
+# insert itself. PyMongo's server selection overran a short timeout by half a second in a test.
 HANG_GRACE_SECONDS = 0.1
 
 

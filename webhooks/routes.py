@@ -63,7 +63,7 @@ class Receiver:
     replay_protection: bool
     streaks: ErrorStreaks
     warnings: RateLimitedLog
-    # Read once at start: a disabled debug line still costs microseconds on every request.
+    # Read once at start, because a disabled debug line still costs microseconds on every request.
     log_debug: bool = False
     inbox: Inbox | None = None
     inbox_database: Any = None
@@ -138,8 +138,8 @@ def _json_response(payload: dict[str, Any], status: int) -> Response:
 
 async def _registered_app(receiver: Receiver, services: Any, app_key: str) -> Any:
     try:
-        # A lookup that reaches the database gets the insert's time limit, so a request for an
-        # app missing from the cache cannot wait longer than a stored one while the database stalls.
+        # A lookup that reaches the database gets the insert timeout, so while the database stalls,
+        # a request for an app missing from the cache still ends within about that time.
         registered = await services.apps.get(app_key, timeout=receiver.settings.WEBHOOK_INSERT_TIMEOUT_SECONDS)
     except (PyMongoError, TimeoutError) as error:
         log.error("webhook.app_lookup_failed", app=app_key, error=f"{type(error).__name__}: {error}")

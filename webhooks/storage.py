@@ -118,8 +118,8 @@ async def _drop_query_indexes(notifications: AsyncCollection) -> None:
     NOTE: nx-27017 0.8.1 runs the dispatcher's queries on `notifications` by scanning the
     collection whether these indexes exist or not, so they only slow each insert (by about a
     fifth in a measurement with 10,000 documents). With a TTL index it also deletes expired
-    documents before every find, distinct, count and aggregate, which made each lookup by
-    `notification_id` about ten times slower. Retention there relies on `sweep_expired`.
+    documents before every find, distinct, count and aggregate, which made a lookup by
+    `notification_id` more than ten times slower. Retention there relies on `sweep_expired`.
     """
     # Matched by key, because nx-27017 reports its own index names.
     names_by_key = {tuple(index["key"].items()): index["name"] async for index in await notifications.list_indexes()}
