@@ -60,6 +60,15 @@ class AppRegistry:
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, RegisteredApp | None]] = {}
 
+    def peek(self, key: str) -> RegisteredApp | None:
+        """Return the app under `key` when it is known without a database lookup, else None."""
+        if key == DEFAULT_APP_KEY and self._default is not None:
+            return self._default
+        cached = self._cache.get(key)
+        if cached is not None and time.monotonic() - cached[0] < self._cache_seconds:
+            return cached[1]
+        return None
+
     async def get(self, key: str, *, timeout: float | None = None) -> RegisteredApp | None:
         """Return the app registered under `key`, or None when there is none.
 

@@ -19,7 +19,7 @@ import app.embedded_db
 from app.embedded_db import EmbeddedMongo
 from tests.handlers.fixtures import database  # noqa: F401  (fixture)
 from tests.webhook_requests import fixture_files, make_body, post_signed
-from oauth.apps import AppRegistry
+from oauth.apps import AppRegistry, RegisteredApp
 from webhooks.inbox import Inbox, InboxUnavailable, StoreOutcome, UnstorableDocument
 
 
@@ -147,6 +147,21 @@ async def test_app_lookup_bounded_while_database_stalls(stallable_mongo):
     assert cached.client_id == "cid-second"
     assert cached_after < 0.5 + 0.2
     assert missing_after < 0.5 + 0.2
+
+
+async def test_app_peek_reads_only_memory(database):
+    await database.apps.insert_one({"_id": "second", "client_id": "cid-second"})
+    default = RegisteredApp("default", "cid-default", ("secret",))
+    apps = AppRegistry(database, default)
+
+    assert apps.peek("default") is default
+    assert apps.peek("second") is None, "an app not looked up yet needs the database"
+    found = await apps.get("second")
+    assert found.client_id == "cid-second"
+    assert apps.peek("second") is found
+
+    apps.forget("second")
+    assert apps.peek("second") is None
 
 
 async def test_database_outage_loses_nothing(start_server, tmp_path, monkeypatch):
