@@ -20,7 +20,7 @@ from app.embedded_db import EmbeddedMongo
 from tests.handlers.fixtures import database  # noqa: F401  (fixture)
 from tests.webhook_requests import fixture_files, make_body, post_signed
 from oauth.apps import AppRegistry, RegisteredApp
-from webhooks.inbox import Inbox, InboxUnavailable, StoreOutcome, UnstorableDocument, balanced_batch_size
+from webhooks.inbox import Inbox, InboxUnavailable, StoreOutcome, UnstorableDocument
 
 
 async def test_concurrent_requests_share_batches(live_server):
@@ -40,42 +40,6 @@ async def test_concurrent_requests_share_batches(live_server):
     assert receiver.inbox.documents_written == 72
     assert receiver.inbox.batches_written < 72
     assert await live_server.database.notifications.count_documents({}) == 65
-
-
-@pytest.mark.parametrize(
-    ("waiting", "last_batch_size", "expected"),
-    [
-        (16, 0, 16),  # the first batch takes everything
-        (11, 5, 8),  # an uneven split evens out
-        (5, 11, 5),
-        (8, 8, 8),
-        (1, 40, 1),
-        (1, 1, 1),
-    ],
-)
-def test_balanced_batch_size_table(waiting, last_batch_size, expected):
-    assert balanced_batch_size(waiting, last_batch_size) == expected
-
-
-async def test_burst_after_lone_write_splits_evenly(database):
-    inbox = Inbox(database.notifications)
-    sizes: list[int] = []
-    write = inbox._write
-
-    async def recording_write(batch):
-        sizes.append(len(batch))
-        await write(batch)
-
-    inbox._write = recording_write
-    await inbox.store({"app": "default", "notification_id": "notif_lone"})
-    documents = [{"app": "default", "notification_id": f"notif_{index}"} for index in range(16)]
-
-    outcomes = await asyncio.gather(*(inbox.store(document) for document in documents))
-
-    assert outcomes == [StoreOutcome.STORED] * 16
-    # 9 is half of the 16 waiting plus the 1 just written, rounded up.
-    assert sizes == [1, 9, 7]
-    assert await database.notifications.count_documents({}) == 17
 
 
 async def test_unstorable_document_fails_alone(database):
