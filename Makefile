@@ -30,13 +30,14 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
-# The ingest and memory benchmarks drive the service with Debian's wrk; install it when missing and we may.
+# The ingest and memory benchmarks drive the service with Debian's wrk, and the instructions
+# benchmark counts with valgrind; install them when missing and we may.
 bench: $(STAMP)
-	@if ! command -v wrk >/dev/null; then \
+	@if ! command -v wrk >/dev/null || ! command -v valgrind >/dev/null; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			apt-get -o DPkg::Lock::Timeout=300 update -qq && apt-get -o DPkg::Lock::Timeout=300 install -y -qq wrk >/dev/null; \
+			apt-get -o DPkg::Lock::Timeout=300 update -qq && apt-get -o DPkg::Lock::Timeout=300 install -y -qq wrk valgrind >/dev/null; \
 		else \
-			echo "NOTE: wrk is missing and this user cannot install it; the ingest and memory benchmarks will fail"; \
+			echo "NOTE: wrk or valgrind is missing and this user cannot install it; the benchmarks that need it will fail"; \
 		fi; \
 	fi
 	$(BIN)/python -m bench

@@ -14,7 +14,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-BENCHMARKS = ("ingest", "worker", "canvas", "memory")
+BENCHMARKS = ("ingest", "instructions", "worker", "canvas", "memory")
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
