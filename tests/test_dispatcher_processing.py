@@ -56,6 +56,21 @@ async def test_body_stored_as_binary_is_processed(open_dispatcher):
         assert [run["notification_id"] for run in runs] == [document["notification_id"]]
 
 
+async def test_latest_accepted_created_at_is_processed(open_dispatcher):
+    # The receiver accepts `created_at` up to the end of year 9999; the expiry must not overflow.
+    async with open_dispatcher(HANDLER_MODULES="tests.handlers.counting") as (services, _):
+        database = services.database
+        body = make_body("test.event", item(identifier="late"), created_at=253_402_300_799)
+        await store_notifications(database, [body])
+        services.wakeup.notify()
+
+        await wait_for(lambda: _all_done(database, 1))
+
+        document = await database.notifications.find_one({})
+        assert document["attempts"] == 1
+        assert document["errors"] == []
+
+
 async def _all_done(database, expected: int) -> bool:
     return await count_status(database, "done") == expected
 

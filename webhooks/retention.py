@@ -27,9 +27,18 @@ def expiry_for(
     That is `retention_days` after it finished, but never earlier than the replay window after
     Intercom created it, so the deduplication record outlives any accepted replay.
     """
-    retained = finished_at + timedelta(days=retention_days)
-    replay_guard = (created_at or finished_at) + timedelta(seconds=replay_window_seconds)
+    retained = _later(finished_at, timedelta(days=retention_days))
+    replay_guard = _later(created_at or finished_at, timedelta(seconds=replay_window_seconds))
     return max(retained, replay_guard)
+
+
+def _later(moment: datetime, delay: timedelta) -> datetime:
+    # The receiver accepts a `created_at` up to the end of year 9999, where adding the window
+    # would overflow; such a record then never expires.
+    try:
+        return moment + delay
+    except OverflowError:
+        return datetime.max.replace(tzinfo=moment.tzinfo)
 
 
 async def sweep_expired(database: AsyncDatabase, now: datetime) -> int:
