@@ -78,6 +78,13 @@ def test_intercom_keyword_lists_every_region():
     assert not allowlist.allows("not an address")
 
 
+def test_ipv4_mapped_peer_allowed():
+    allowlist = SourceAllowlist.from_settings("127.0.0.1", [])
+
+    assert allowlist.allows("::ffff:127.0.0.1")
+    assert not allowlist.allows("::ffff:127.0.0.2")
+
+
 def test_empty_allowlist_allows_everything():
     allowlist = SourceAllowlist.from_settings("", [])
 
@@ -97,6 +104,7 @@ def test_empty_allowlist_allows_everything():
         ("10.0.0.5", "garbage", None),
         ("192.0.2.1", "203.0.113.7", "192.0.2.1"),
         ("2001:db8::1", "203.0.113.7", "2001:db8::1"),
+        ("::ffff:10.0.0.5", "203.0.113.7", "203.0.113.7"),
     ],
 )
 def test_client_address_from_proxies(peer, forwarded_for, expected):

@@ -109,6 +109,10 @@ def _address(value: str | None) -> IPAddress | None:
     if not value:
         return None
     try:
-        return ipaddress.ip_address(value.strip())
+        address = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    # A server listening on `::` sees IPv4 clients as IPv4-mapped IPv6 addresses (::ffff:a.b.c.d).
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
