@@ -23,6 +23,7 @@ def create_app(settings: Settings, *, mongo_uri: str) -> Quart:
     """
     from app.admin import blueprint as admin_routes
     from canvas.routes import blueprint as canvas_routes
+    from oauth.apps import AppSecretsUnreadable
     from oauth.routes import blueprint as oauth_routes
     from oauth.service import start_background_work
     from webhooks.dispatcher import Dispatcher
@@ -52,6 +53,16 @@ def create_app(settings: Settings, *, mongo_uri: str) -> Quart:
             message = error.description or error.name
         response = jsonify({"error": message})
         response.status_code = error.code or 500
+        return response
+
+    @app.errorhandler(AppSecretsUnreadable)
+    async def app_secrets_unreadable(error: AppSecretsUnreadable):
+        """Return 503 when an app's stored secrets need a key missing from TOKEN_ENCRYPTION_KEYS.
+
+        The app registry has logged the details; the caller gets no configuration names.
+        """
+        response = jsonify({"error": "the service cannot read this app's client secret; retry later"})
+        response.status_code = 503
         return response
 
     @app.before_serving

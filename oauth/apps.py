@@ -13,12 +13,17 @@ import structlog
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-__all__ = ["DEFAULT_APP_KEY", "AppRegistry", "AppStore", "AppStoreError", "RegisteredApp"]
+from oauth.crypto import DecryptionError
+
+__all__ = ["DEFAULT_APP_KEY", "AppRegistry", "AppSecretsUnreadable", "AppStore", "AppStoreError", "RegisteredApp"]
 
 log = structlog.get_logger(__name__)
 
 # How long past its timeout a lookup may run before asyncio cancels it.
 TIMEOUT_GRACE_SECONDS = 0.1
+# Lookups of unknown keys are cached too, so the cache is bounded against requests for
+# made-up app keys.
+MAX_CACHED_LOOKUPS = 1024
 
 DEFAULT_APP_KEY = "default"
 # App keys appear in URL paths, so they are restricted to URL-safe characters.
@@ -36,6 +41,13 @@ class RegisteredApp:
     def __repr__(self) -> str:
         # Never show secrets in logs or tracebacks.
         return f"RegisteredApp(key={self.key!r}, client_id={self.client_id!r}, secrets=<{len(self.client_secrets)}>)"
+
+
+class AppSecretsUnreadable(Exception):
+    """Raised when a registered app's client secrets cannot be decrypted with TOKEN_ENCRYPTION_KEYS."""
+
+
+Lookup = RegisteredApp | None | AppSecretsUnreadable
 
 
 class AppRegistry:
@@ -58,14 +70,19 @@ class AppRegistry:
         self._default = default_app
         self._decrypt = decrypt
         self._cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, RegisteredApp | None]] = {}
+        self._cache: dict[str, tuple[float, Lookup]] = {}
+
+    @property
+    def cached_lookups(self) -> int:
+        """How many lookups the cache holds, found or not; at most MAX_CACHED_LOOKUPS."""
+        return len(self._cache)
 
     def peek(self, key: str) -> RegisteredApp | None:
         """Return the app under `key` when it is known without a database lookup, else None."""
         if key == DEFAULT_APP_KEY and self._default is not None:
             return self._default
         cached = self._cache.get(key)
-        if cached is not None and time.monotonic() - cached[0] < self._cache_seconds:
+        if cached is not None and isinstance(cached[1], RegisteredApp) and time.monotonic() - cached[0] < self._cache_seconds:
             return cached[1]
         return None
 
@@ -73,24 +90,40 @@ class AppRegistry:
         """Return the app registered under `key`, or None when there is none.
 
         With `timeout`, a database lookup that takes longer fails with PyMongo's timeout error
-        or TimeoutError, unless an earlier result of the lookup is cached.
+        or TimeoutError, unless an earlier result of the lookup is cached. Raises
+        AppSecretsUnreadable when the app's client secrets cannot be decrypted. That result is
+        cached too, so a missing encryption key costs one read and one log line per `cache_seconds`.
         """
         if key == DEFAULT_APP_KEY and self._default is not None:
             return self._default
+        if not _KEY_PATTERN.fullmatch(key):
+            # No app can be registered under such a key, so it is neither looked up nor cached.
+            return None
         cached = self._cache.get(key)
         now = time.monotonic()
         if cached is not None and now - cached[0] < self._cache_seconds:
-            return cached[1]
+            return _result(cached[1])
+
+        found: Lookup
         try:
             found = await self._load_within(key, timeout)
+        except AppSecretsUnreadable as error:
+            log.error("apps.secrets_unreadable", app=key, error=str(error))
+            found = error
         except (PyMongoError, TimeoutError) as error:
             if cached is None:
                 raise
             log.warning("apps.lookup_failed", app=key, error=f"{type(error).__name__}: {error}", using="cached result")
-            self._cache[key] = (now, cached[1])
-            return cached[1]
-        self._cache[key] = (now, found)
-        return found
+            found = cached[1]
+        self._remember(key, now, found)
+        return _result(found)
+
+    def _remember(self, key: str, now: float, lookup: Lookup) -> None:
+        if key not in self._cache and len(self._cache) >= MAX_CACHED_LOOKUPS:
+            self._cache = {name: entry for name, entry in self._cache.items() if now - entry[0] < self._cache_seconds}
+            if len(self._cache) >= MAX_CACHED_LOOKUPS:
+                del self._cache[next(iter(self._cache))]
+        self._cache[key] = (now, lookup)
 
     async def _load_within(self, key: str, timeout: float | None) -> RegisteredApp | None:
         if timeout is None:
@@ -112,7 +145,13 @@ class AppRegistry:
         if document is None:
             return None
         encrypted = document.get("client_secrets_encrypted", [])
-        secrets = tuple(self._decrypt(value) for value in encrypted) if self._decrypt else ()
+        try:
+            secrets = tuple(self._decrypt(value) for value in encrypted) if self._decrypt else ()
+        except DecryptionError:
+            raise AppSecretsUnreadable(
+                f"the client secrets of app {key!r} cannot be decrypted with any key in TOKEN_ENCRYPTION_KEYS; "
+                "add the key they were encrypted with"
+            ) from None
         return RegisteredApp(key=key, client_id=document.get("client_id", ""), client_secrets=secrets)
 
 
@@ -193,6 +232,13 @@ class AppStore:
     def _forget(self, key: str) -> None:
         if self._registry is not None:
             self._registry.forget(key)
+
+
+def _result(lookup: Lookup) -> RegisteredApp | None:
+    if isinstance(lookup, AppSecretsUnreadable):
+        # A new exception each time: raising the cached one again would grow its traceback.
+        raise AppSecretsUnreadable(str(lookup))
+    return lookup
 
 
 def _check_key(key: str) -> None:

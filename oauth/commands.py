@@ -98,7 +98,7 @@ def apps_list(state) -> None:
 @click.argument("key")
 @click.pass_obj
 def apps_remove(state, key: str) -> None:
-    """Remove app KEY, so its routes return 404 from then on. Installations are kept."""
+    """Remove app KEY; its routes return 404 once a running service's 30-second cache expires. Installations are kept."""
 
     async def work(services) -> None:
         store = AppStore(services.database, encrypt=services.cipher.encrypt, registry=services.apps)

@@ -16,10 +16,11 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
 import app.embedded_db
+import oauth.apps
 from app.embedded_db import EmbeddedMongo
 from tests.handlers.fixtures import database  # noqa: F401  (fixture)
 from tests.webhook_requests import fixture_files, make_body, post_signed
-from oauth.apps import AppRegistry, RegisteredApp
+from oauth.apps import AppRegistry, AppStore, RegisteredApp
 from webhooks.inbox import Inbox, InboxUnavailable, StoreOutcome, UnstorableDocument
 
 
@@ -147,6 +148,57 @@ async def test_app_lookup_bounded_while_database_stalls(stallable_mongo):
     assert cached.client_id == "cid-second"
     assert cached_after < 0.5 + 0.2
     assert missing_after < 0.5 + 0.2
+
+
+async def test_lookup_and_insert_share_one_timeout(start_server, stallable_mongo):
+    server = await start_server(
+        MONGODB_URI=stallable_mongo.uri, WEBHOOK_INSERT_TIMEOUT_SECONDS=0.5, WORKERS_IN_PROCESS=False
+    )
+    services = server.services
+    store = AppStore(services.database, encrypt=services.cipher.encrypt, registry=services.apps)
+    await store.add("second", "cid-second", "second-secret")
+    path = "/intercom/second/webhooks"
+    assert (await post_signed(server.client, make_body(), secret="second-secret", path=path)).status_code == 200
+    # Every lookup now reaches the database, as after the cache entry expired, and falls back
+    # to the cached app when the database times out.
+    services.apps._cache_seconds = 0.0
+
+    with stalled(stallable_mongo):
+        started = time.monotonic()
+        response = await post_signed(server.client, make_body(), secret="second-secret", path=path)
+        elapsed = time.monotonic() - started
+
+    assert response.status_code == 503
+    assert elapsed < 0.5 + 0.3
+
+
+async def test_unreadable_app_secret_gets_503(live_server):
+    # A secret encrypted with a key that is no longer in TOKEN_ENCRYPTION_KEYS.
+    await live_server.database.apps.insert_one(
+        {"_id": "second", "client_id": "cid-second", "client_secrets_encrypted": ["gAAAAAB-not-a-token"]}
+    )
+    path = "/intercom/second/webhooks"
+
+    webhook = await post_signed(live_server.client, make_body(), secret="second-secret", path=path)
+    head = await live_server.client.head(path)
+    install = await live_server.client.get("/intercom/second/install")
+
+    assert webhook.status_code == 503
+    assert webhook.json() == {"error": "the service cannot read this app's client secret; retry later"}
+    assert head.status_code == 503
+    assert install.status_code == 503
+    assert "client secret" in install.json()["error"]
+
+
+async def test_made_up_app_keys_bounded(database, monkeypatch):
+    monkeypatch.setattr(oauth.apps, "MAX_CACHED_LOOKUPS", 8)
+    apps = AppRegistry(database, None)
+
+    for index in range(20):
+        assert await apps.get(f"made-up-{index}") is None
+    assert await apps.get("Not A Key!") is None
+
+    assert apps.cached_lookups == 8
 
 
 async def test_app_peek_reads_only_memory(database):

@@ -72,17 +72,19 @@ class Inbox:
         self.batches_written = 0
         self.documents_written = 0
 
-    async def store(self, document: dict[str, Any]) -> StoreOutcome:
+    async def store(self, document: dict[str, Any], *, timeout_seconds: float | None = None) -> StoreOutcome:
         """Insert `document` and wait until the database acknowledges it or rejects it as a duplicate.
 
         Raises InboxUnavailable when the database is unreachable, times out or reports a write
-        error. That happens about `timeout_seconds` after the call at the latest (see `_write`).
+        error. That happens about `timeout_seconds` (by default the inbox's) after the call at the
+        latest (see `_write`).
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[StoreOutcome] = loop.create_future()
         # Mark the outcome retrieved, so a request that went away leaves no unread exception.
         future.add_done_callback(_retrieve_outcome)
-        self._pending.append((document, future, loop.time() + self._timeout_seconds))
+        timeout = self._timeout_seconds if timeout_seconds is None else timeout_seconds
+        self._pending.append((document, future, loop.time() + timeout))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_pending())
         # A client that disconnects cancels only its own future, so the batch it joined is

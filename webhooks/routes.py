@@ -23,6 +23,7 @@ from pymongo.errors import PyMongoError
 from quart import Blueprint, Request, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from oauth.apps import AppSecretsUnreadable
 from oauth.signing import HUB_SIGNATURE_HEADER, SignatureError, verify_hub_signature
 from webhooks.allowlist import SourceAllowlist
 from webhooks.envelope import Envelope, EnvelopeError, parse_envelope
@@ -112,7 +113,11 @@ async def receive_webhook(app_key: str) -> Response:
     label, topic = UNKNOWN_APP_LABEL, ""
 
     try:
-        registered = services.apps.peek(app_key) or await _registered_app(receiver, services, app_key)
+        registered = services.apps.peek(app_key)
+        lookup_seconds = 0.0
+        if registered is None:
+            registered = await _registered_app(receiver, services, app_key)
+            lookup_seconds = time.perf_counter() - started
         label = app_key
         if incoming.method == "HEAD":
             response = Response(status=200)
@@ -120,7 +125,7 @@ async def receive_webhook(app_key: str) -> Response:
             body = await _read_allowed_body(receiver, incoming, app_key)
             envelope = _verified_envelope(receiver, incoming, registered, body)
             topic = envelope.topic
-            outcome, notification_id = await _store(receiver, services, app_key, envelope, body)
+            outcome, notification_id = await _store(receiver, services, app_key, envelope, body, lookup_seconds)
             received(app_key, topic, outcome).inc()
             response = _json_response({"status": outcome, "notification_id": notification_id}, 200)
     except Rejection as rejection:
@@ -154,6 +159,9 @@ async def _registered_app(receiver: Receiver, services: Any, app_key: str) -> An
     except (PyMongoError, TimeoutError) as error:
         log.error("webhook.app_lookup_failed", app=app_key, error=f"{type(error).__name__}: {error}")
         raise Rejection(503, "unavailable", "the database is unavailable; retry later") from None
+    except AppSecretsUnreadable as error:
+        receiver.warnings.error("webhook.app_secrets_unreadable", key=app_key, app=app_key, error=str(error))
+        raise Rejection(503, "unavailable", "the service cannot read this app's client secret; retry later") from None
     if registered is None:
         raise Rejection(
             404,
@@ -235,8 +243,14 @@ def _verified_envelope(receiver: Receiver, incoming: Request, registered: Any, b
         raise Rejection(400, "bad_body", str(error)) from None
 
 
-async def _store(receiver: Receiver, services: Any, app_key: str, envelope: Envelope, body: bytes) -> tuple[str, str]:
-    """Insert the notification; return the outcome label and the stored notification id."""
+async def _store(
+    receiver: Receiver, services: Any, app_key: str, envelope: Envelope, body: bytes, lookup_seconds: float
+) -> tuple[str, str]:
+    """Insert the notification; return the outcome label and the stored notification id.
+
+    An app lookup that reached the database took `lookup_seconds` of WEBHOOK_INSERT_TIMEOUT_SECONDS,
+    and the insert gets the rest, so the request waits on the database no longer than that in all.
+    """
     settings = receiver.settings
     now = datetime.now(timezone.utc)
     notification_id = envelope.id if envelope.id is not None else f"ping_{uuid.uuid4().hex}"
@@ -257,7 +271,8 @@ async def _store(receiver: Receiver, services: Any, app_key: str, envelope: Enve
         )
 
     try:
-        outcome = await receiver.inbox_for(services).store(document)
+        timeout = settings.WEBHOOK_INSERT_TIMEOUT_SECONDS - lookup_seconds if lookup_seconds else None
+        outcome = await receiver.inbox_for(services).store(document, timeout_seconds=timeout)
     except UnstorableDocument as error:
         receiver.warnings.warning("webhook.unstorable", key=app_key, error=str(error), **notification_fields(document))
         raise Rejection(400, "unstorable", f"the notification cannot be stored: {error}") from None
