@@ -37,7 +37,7 @@ DESCRIPTIONS: dict[str, str] = {
     "INTERCOM_OAUTH_BASE_URL": "Override of Intercom's authorize page host (tests, the fake Intercom). Empty: `https://app.intercom.com`.",
     "INTERCOM_API_BASE_URL_EU": "Override of the EU REST host. Empty: `INTERCOM_API_BASE_URL` when set, else `https://api.eu.intercom.io`.",
     "INTERCOM_API_BASE_URL_AU": "Override of the AU REST host. Empty: `INTERCOM_API_BASE_URL` when set, else `https://api.au.intercom.io`.",
-    "WEBHOOK_MAX_BODY_BYTES": "Largest webhook body accepted; larger ones get 413.",
+    "WEBHOOK_MAX_BODY_BYTES": "Largest webhook body accepted; larger ones get 413. At most 15728640 (15 MiB), below MongoDB's 16 MiB document limit.",
     "WEBHOOK_REPLAY_WINDOW_SECONDS": "Signed notifications whose `created_at` is older than this are acknowledged but not processed.",
     "WEBHOOK_REPLAY_PROTECTION": "`on`, `off`, or `auto` (on in production, off in development, where the sample notifications are old).",
     "WEBHOOK_INSERT_TIMEOUT_SECONDS": "Time a webhook waits for its insert to be acknowledged before the answer is 503.",

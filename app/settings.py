@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     INTERCOM_API_BASE_URL: str = ""
     INTERCOM_OAUTH_BASE_URL: str = ""
 
-    WEBHOOK_MAX_BODY_BYTES: int = Field(default=1_048_576, ge=1024)
+    # MongoDB stores documents of at most 16 MiB, so the body, stored as text, stays below 15 MiB.
+    WEBHOOK_MAX_BODY_BYTES: int = Field(default=1_048_576, ge=1024, le=15 * 1024 * 1024)
     # Notifications whose Intercom `created_at` is older than this are acknowledged, not processed.
     WEBHOOK_REPLAY_WINDOW_SECONDS: int = Field(default=7 * 24 * 3600, ge=60)
     WEBHOOK_IP_ALLOWLIST: str = ""

@@ -48,3 +48,9 @@ def test_comma_separated_lists_are_split(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.1, 10.0.0.0/8")
     settings = load_settings(DATA_DIR=tmp_path)
     assert settings.TRUSTED_PROXIES == ["10.0.0.1", "10.0.0.0/8"]
+
+
+def test_body_limit_below_document_limit(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SettingsError, match="WEBHOOK_MAX_BODY_BYTES: Input should be less than or equal to 15728640"):
+        load_settings(DATA_DIR=tmp_path, INTERCOM_CLIENT_SECRET="s", WEBHOOK_MAX_BODY_BYTES=20_000_000)
