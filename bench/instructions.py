@@ -195,8 +195,8 @@ async def _run_case(case: Case, work_dir: Path) -> None:
             await _measure(app, case.in_flight)
 
 
-def _answer_stored(outcome: Any) -> Callable[[dict[str, Any]], Awaitable[Any]]:
-    async def store(document: dict[str, Any]) -> Any:
+def _answer_stored(outcome: Any) -> Callable[..., Awaitable[Any]]:
+    async def store(document: dict[str, Any], **options: Any) -> Any:
         return outcome
 
     return store
