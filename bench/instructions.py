@@ -55,7 +55,9 @@ def run() -> str:
     """Count every case and return the Markdown section."""
     for tool in ("valgrind", "callgrind_control"):
         if shutil.which(tool) is None:
-            raise RuntimeError(f"{tool} is not installed; install it with `apt-get install valgrind` (make bench does so as root)")
+            raise RuntimeError(
+                f"{tool} is not installed; install it with `apt-get install valgrind` (make bench does so as root)"
+            )
 
     counts = {case.name: _count(case) for case in CASES}
     bare = counts["bare"]

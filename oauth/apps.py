@@ -82,9 +82,9 @@ class AppRegistry:
         if key == DEFAULT_APP_KEY and self._default is not None:
             return self._default
         cached = self._cache.get(key)
-        if cached is not None and isinstance(cached[1], RegisteredApp) and time.monotonic() - cached[0] < self._cache_seconds:
-            return cached[1]
-        return None
+        if cached is None or time.monotonic() - cached[0] >= self._cache_seconds:
+            return None
+        return cached[1] if isinstance(cached[1], RegisteredApp) else None
 
     async def get(self, key: str, *, timeout: float | None = None) -> RegisteredApp | None:
         """Return the app registered under `key`, or None when there is none.
