@@ -1,4 +1,4 @@
-"""Run every benchmark and write docs/benchmarks.md: `make bench` or `python -m bench [NAME ...]`.
+"""Run every benchmark and write docs/benchmarks.md (`make bench`), or print some (`python -m bench NAME ...`).
 
 Each benchmark is a module `bench/<name>.py` with `run() -> str` that returns a Markdown
 section (heading, command, table) and raises on a failed run (a lost notification, say).
@@ -64,9 +64,14 @@ def main(names: list[str]) -> int:
         "database and the load generator run on this one machine; the ingest section says how they "
         "shared its cores.\n\n"
     )
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUT.write_text(header + "\n".join(sections))
-    print(f"bench: wrote {OUTPUT}")
+    document = header + "\n".join(sections)
+    if names:
+        # A partial run only prints its sections, so docs/benchmarks.md keeps the figures of one full run.
+        print(document)
+    else:
+        OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+        OUTPUT.write_text(document)
+        print(f"bench: wrote {OUTPUT}")
     return 1 if failed else 0
 
 
