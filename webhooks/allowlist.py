@@ -112,7 +112,7 @@ def _address(value: str | None) -> IPAddress | None:
         address = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
-    # A server listening on `::` sees IPv4 clients as IPv4-mapped IPv6 addresses (::ffff:a.b.c.d).
+    # A server listening on `::` gets the address of an IPv4 client as an IPv4-mapped IPv6 address (::ffff:a.b.c.d).
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
