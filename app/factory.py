@@ -23,7 +23,7 @@ def create_app(settings: Settings, *, mongo_uri: str) -> Quart:
     """
     from app.admin import blueprint as admin_routes
     from canvas.routes import blueprint as canvas_routes
-    from oauth.apps import AppSecretsUnreadable
+    from oauth.apps import UNREADABLE_SECRET_MESSAGE, AppSecretsUnreadable
     from oauth.routes import blueprint as oauth_routes
     from oauth.service import start_background_work
     from webhooks.dispatcher import Dispatcher
@@ -59,9 +59,9 @@ def create_app(settings: Settings, *, mongo_uri: str) -> Quart:
     async def app_secrets_unreadable(error: AppSecretsUnreadable):
         """Return 503 when an app's stored secrets need a key missing from TOKEN_ENCRYPTION_KEYS.
 
-        The app registry has logged the details; the caller gets no configuration names.
+        The app registry logs the details, so the response names no setting.
         """
-        response = jsonify({"error": "the service cannot read this app's client secret; retry later"})
+        response = jsonify({"error": UNREADABLE_SECRET_MESSAGE})
         response.status_code = 503
         return response
 

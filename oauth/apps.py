@@ -15,15 +15,25 @@ from pymongo.errors import PyMongoError
 
 from oauth.crypto import DecryptionError
 
-__all__ = ["DEFAULT_APP_KEY", "AppRegistry", "AppSecretsUnreadable", "AppStore", "AppStoreError", "RegisteredApp"]
+__all__ = [
+    "DEFAULT_APP_KEY",
+    "UNREADABLE_SECRET_MESSAGE",
+    "AppRegistry",
+    "AppSecretsUnreadable",
+    "AppStore",
+    "AppStoreError",
+    "RegisteredApp",
+]
 
 log = structlog.get_logger(__name__)
 
 # How long past its timeout a lookup may run before asyncio cancels it.
 TIMEOUT_GRACE_SECONDS = 0.1
-# Lookups of unknown keys are cached too, so the cache is bounded against requests for
-# made-up app keys.
+# The cache also keeps lookups that found no app, so its size is capped against requests
+# for made-up app keys.
 MAX_CACHED_LOOKUPS = 1024
+# The error message for callers when an app's secrets cannot be decrypted: it names no setting.
+UNREADABLE_SECRET_MESSAGE = "the service cannot read this app's client secret; retry later"
 
 DEFAULT_APP_KEY = "default"
 # App keys appear in URL paths, so they are restricted to URL-safe characters.
@@ -92,17 +102,18 @@ class AppRegistry:
         With `timeout`, a database lookup that takes longer fails with PyMongo's timeout error
         or TimeoutError, unless an earlier result of the lookup is cached. Raises
         AppSecretsUnreadable when the app's client secrets cannot be decrypted. That result is
-        cached too, so a missing encryption key costs one read and one log line per `cache_seconds`.
+        cached too, so a missing encryption key costs one database read and one log line per
+        `cache_seconds`.
         """
         if key == DEFAULT_APP_KEY and self._default is not None:
             return self._default
-        if not _KEY_PATTERN.fullmatch(key):
-            # No app can be registered under such a key, so it is neither looked up nor cached.
-            return None
         cached = self._cache.get(key)
         now = time.monotonic()
         if cached is not None and now - cached[0] < self._cache_seconds:
             return _result(cached[1])
+        if not _KEY_PATTERN.fullmatch(key):
+            # No app can be registered under such a key, so it is neither looked up nor cached.
+            return None
 
         found: Lookup
         try:

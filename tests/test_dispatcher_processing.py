@@ -57,7 +57,7 @@ async def test_body_stored_as_binary_is_processed(open_dispatcher):
 
 
 async def test_latest_accepted_created_at_is_processed(open_dispatcher):
-    # The receiver accepts `created_at` up to the end of year 9999; the expiry must not overflow.
+    # The receiver accepts `created_at` up to the end of year 9999, so the expiry must not overflow.
     async with open_dispatcher(HANDLER_MODULES="tests.handlers.counting") as (services, _):
         database = services.database
         body = make_body("test.event", item(identifier="late"), created_at=253_402_300_799)

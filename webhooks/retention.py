@@ -34,7 +34,7 @@ def expiry_for(
 
 def _later(moment: datetime, delay: timedelta) -> datetime:
     # The receiver accepts a `created_at` up to the end of year 9999, where adding the window
-    # would overflow; such a record then never expires.
+    # overflows. Such a record then expires at the largest date, so in practice never.
     try:
         return moment + delay
     except OverflowError:
