@@ -65,7 +65,9 @@ class AppRegistry:
 
     Lookups are cached for `cache_seconds`, so a hot path pays one dictionary read. When the
     database fails a lookup, an earlier result is kept for another `cache_seconds`, so a
-    database outage does not also make every request wait for the lookup.
+    database outage does not also make every request wait for the lookup. Concurrent lookups
+    of one key share one database read, so a burst of requests for an app that is not cached
+    (at start, or when its entry expires) costs one query rather than one per request.
     """
 
     def __init__(
@@ -81,6 +83,9 @@ class AppRegistry:
         self._decrypt = decrypt
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Lookup]] = {}
+        self._loading: dict[str, asyncio.Task[Lookup]] = {}
+        # Incremented by `forget`, so a lookup that started before a change is not cached after it.
+        self._generation = 0
 
     @property
     def cached_lookups(self) -> int:
@@ -115,6 +120,27 @@ class AppRegistry:
             # No app can be registered under such a key, so it is neither looked up nor cached.
             return None
 
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = asyncio.create_task(self._lookup(key, cached, timeout))
+            self._loading[key] = loading
+            loading.add_done_callback(lambda task: self._finished(key, task))
+        try:
+            # Shielded: a caller that is cancelled (its client went away) leaves the read to the others.
+            async with asyncio.timeout(None if timeout is None else timeout + TIMEOUT_GRACE_SECONDS):
+                found = await asyncio.shield(loading)
+        except TimeoutError:
+            # A caller that joined a read started with a longer timeout stops waiting at its own timeout.
+            if cached is None:
+                raise
+            log.warning("apps.lookup_timed_out", app=key, timeout_seconds=timeout, using="cached result")
+            found = cached[1]
+        return _result(found)
+
+    async def _lookup(self, key: str, cached: tuple[float, Lookup] | None, timeout: float | None) -> Lookup:
+        """Read `key` from the database and cache the result. Concurrent `get` calls share one run."""
+        generation = self._generation
+        now = time.monotonic()
         found: Lookup
         try:
             found = await self._load_within(key, timeout)
@@ -126,8 +152,14 @@ class AppRegistry:
                 raise
             log.warning("apps.lookup_failed", app=key, error=f"{type(error).__name__}: {error}", using="cached result")
             found = cached[1]
-        self._remember(key, now, found)
-        return _result(found)
+        if generation == self._generation:
+            self._remember(key, now, found)
+        return found
+
+    def _finished(self, key: str, task: asyncio.Task[Lookup]) -> None:
+        # After `forget`, a newer read of the key may be running; that one stays.
+        if self._loading.get(key) is task:
+            del self._loading[key]
 
     def _remember(self, key: str, now: float, lookup: Lookup) -> None:
         if key not in self._cache and len(self._cache) >= MAX_CACHED_LOOKUPS:
@@ -148,6 +180,8 @@ class AppRegistry:
     def forget(self, key: str) -> None:
         """Drop a cached lookup, after the app was added, changed or removed."""
         self._cache.pop(key, None)
+        self._loading.pop(key, None)
+        self._generation += 1
 
     async def _load(self, key: str) -> RegisteredApp | None:
         if self._database is None:

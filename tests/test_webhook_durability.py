@@ -140,6 +140,10 @@ async def test_app_lookup_bounded_while_database_stalls(stallable_mongo):
         cached_after = time.monotonic() - started
 
         started = time.monotonic()
+        burst = await asyncio.gather(*(apps.get("second", timeout=0.5) for _ in range(20)))
+        burst_after = time.monotonic() - started
+
+        started = time.monotonic()
         with pytest.raises((TimeoutError, PyMongoError)):
             await apps.get("third", timeout=0.5)
         missing_after = time.monotonic() - started
@@ -147,6 +151,8 @@ async def test_app_lookup_bounded_while_database_stalls(stallable_mongo):
 
     assert cached.client_id == "cid-second"
     assert cached_after < 0.5 + 0.2
+    assert [app.client_id for app in burst] == ["cid-second"] * 20
+    assert burst_after < 0.5 + 0.2
     assert missing_after < 0.5 + 0.2
 
 
@@ -214,6 +220,76 @@ async def test_app_peek_reads_only_memory(database):
 
     apps.forget("second")
     assert apps.peek("second") is None
+
+
+async def test_concurrent_lookups_share_one_read(database, monkeypatch):
+    await database.apps.insert_one({"_id": "second", "client_id": "cid-second"})
+    apps = AppRegistry(database, None)
+    reads = counted_reads(apps, monkeypatch, delay=0.05)
+
+    first = asyncio.create_task(apps.get("second"))
+    await asyncio.sleep(0.01)
+    found = await asyncio.gather(*(apps.get("second") for _ in range(49)))
+    # The caller that started the read goes away, and the read still returns the app to the others.
+    first.cancel()
+
+    assert [app.client_id for app in found] == ["cid-second"] * 49
+    assert reads == ["second"]
+    assert apps.peek("second") is found[0]
+
+
+async def test_joined_lookup_keeps_its_own_timeout(database, monkeypatch):
+    await database.apps.insert_one({"_id": "second", "client_id": "cid-second"})
+    apps = AppRegistry(database, None)
+    reads = counted_reads(apps, monkeypatch, delay=1.0)
+
+    slow = asyncio.create_task(apps.get("second", timeout=5.0))
+    await asyncio.sleep(0.01)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        await apps.get("second", timeout=0.2)
+    joined_after = time.monotonic() - started
+
+    assert (await slow).client_id == "cid-second"
+    assert joined_after < 0.2 + 0.2
+    assert reads == ["second"]
+
+
+async def test_lookup_before_forget_is_not_cached(database, monkeypatch):
+    await database.apps.insert_one({"_id": "second", "client_id": "cid-old"})
+    apps = AppRegistry(database, None)
+    # The read that started first returns last.
+    reads = counted_reads(apps, monkeypatch, delay=0.2, later_delay=0.0)
+
+    before = asyncio.create_task(apps.get("second"))
+    await asyncio.sleep(0.05)
+    await database.apps.update_one({"_id": "second"}, {"$set": {"client_id": "cid-new"}})
+    apps.forget("second")
+    after = await apps.get("second")
+
+    assert (await before).client_id == "cid-old"
+    assert after.client_id == "cid-new"
+    assert (await apps.get("second")).client_id == "cid-new"
+    assert reads == ["second", "second"]
+
+
+def counted_reads(apps: AppRegistry, monkeypatch, *, delay: float, later_delay: float | None = None) -> list[str]:
+    """Record the key of each database read of `apps` and delay its result.
+
+    The first read returns after `delay` seconds, later ones after `later_delay` (default `delay`).
+    """
+    reads: list[str] = []
+    load = apps._load
+
+    async def slow_load(key: str):
+        wait = delay if not reads or later_delay is None else later_delay
+        reads.append(key)
+        found = await load(key)
+        await asyncio.sleep(wait)
+        return found
+
+    monkeypatch.setattr(apps, "_load", slow_load)
+    return reads
 
 
 async def test_database_outage_loses_nothing(start_server, tmp_path, monkeypatch):
