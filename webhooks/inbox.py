@@ -79,17 +79,30 @@ class Inbox:
         error. That happens about `timeout_seconds` (by default the inbox's) after the call at the
         latest (see `_write`).
         """
+        timeout = self._timeout_seconds if timeout_seconds is None else timeout_seconds
+        if timeout <= 0:
+            raise self._expired()
+
         loop = asyncio.get_running_loop()
         future: asyncio.Future[StoreOutcome] = loop.create_future()
         # Mark the outcome retrieved, so a request that went away leaves no unread exception.
         future.add_done_callback(_retrieve_outcome)
-        timeout = self._timeout_seconds if timeout_seconds is None else timeout_seconds
-        self._pending.append((document, future, loop.time() + timeout))
+        deadline = loop.time() + timeout
+        self._pending.append((document, future, deadline))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_pending())
+
         # A client that disconnects cancels only its own future, so the batch it joined is
         # still written for the others.
-        return await future
+        if timeout >= self._timeout_seconds:
+            return await future
+        # A batch ends by the deadline of its oldest document. A shorter timeout (the caller spent
+        # part of it) can end before that, so this document's request keeps its own timer.
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await future
+        except TimeoutError:
+            raise self._expired() from None
 
     async def _flush_pending(self) -> None:
         # One batch at a time: documents that arrive while a batch is in flight form the next
