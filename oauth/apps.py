@@ -162,10 +162,15 @@ class AppRegistry:
             del self._loading[key]
 
     def _remember(self, key: str, now: float, lookup: Lookup) -> None:
-        if key not in self._cache and len(self._cache) >= MAX_CACHED_LOOKUPS:
+        # Re-inserted at the end, so the cache keeps its entries in the order they were looked up.
+        self._cache.pop(key, None)
+        if len(self._cache) >= MAX_CACHED_LOOKUPS:
             self._cache = {name: entry for name, entry in self._cache.items() if now - entry[0] < self._cache_seconds}
-            if len(self._cache) >= MAX_CACHED_LOOKUPS:
-                del self._cache[next(iter(self._cache))]
+        if len(self._cache) >= MAX_CACHED_LOOKUPS:
+            # The oldest lookup that found no app goes first, so requests for made-up keys cannot
+            # push registered apps out of the cache.
+            misses = (name for name, entry in self._cache.items() if not isinstance(entry[1], RegisteredApp))
+            del self._cache[next(misses, None) or next(iter(self._cache))]
         self._cache[key] = (now, lookup)
 
     async def _load_within(self, key: str, timeout: float | None) -> RegisteredApp | None:
