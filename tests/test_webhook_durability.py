@@ -19,6 +19,7 @@ import app.embedded_db
 import oauth.apps
 from app.embedded_db import EmbeddedMongo
 from tests.handlers.fixtures import database  # noqa: F401  (fixture)
+from tests.test_webhook_observability import metric_value
 from tests.webhook_requests import fixture_files, make_body, post_signed
 from oauth.apps import AppRegistry, AppStore, RegisteredApp
 from webhooks.inbox import Inbox, InboxUnavailable, StoreOutcome, UnstorableDocument
@@ -79,11 +80,19 @@ def stalled(embedded: EmbeddedMongo):
         os.kill(embedded.running_pid(), signal.SIGCONT)
 
 
-async def test_stalled_database_bounds_every_wait(stallable_mongo):
+@pytest.fixture
+async def stallable_inbox(stallable_mongo):
+    """An inbox on `stallable_mongo` with a 0.5 s timeout, which has stored one document."""
     client = AsyncMongoClient(stallable_mongo.uri, directConnection=True)
     inbox = Inbox(client.stalled.notifications, timeout_seconds=0.5)
+    assert await inbox.store({"app": "default", "notification_id": "notif_first"}) is StoreOutcome.STORED
+    yield inbox
+    await client.close()
+
+
+async def test_stalled_database_bounds_every_wait(stallable_mongo, stallable_inbox):
+    inbox = stallable_inbox
     documents = [{"app": "default", "notification_id": f"notif_{index}"} for index in range(3)]
-    assert await inbox.store(documents[0]) is StoreOutcome.STORED
 
     with stalled(stallable_mongo):
         started = time.monotonic()
@@ -93,11 +102,35 @@ async def test_stalled_database_bounds_every_wait(stallable_mongo):
         queued_at = time.monotonic()
         outcomes = await asyncio.gather(first, inbox.store(documents[2]), return_exceptions=True)
         finished = time.monotonic()
-    await client.close()
 
     assert all(isinstance(outcome, InboxUnavailable) for outcome in outcomes), outcomes
     assert finished - started < 0.5 + 0.5
     assert finished - queued_at < 0.5 + 0.3
+
+
+async def test_shorter_timeout_ends_before_batch(stallable_mongo, stallable_inbox):
+    inbox = stallable_inbox
+    documents = [{"app": "default", "notification_id": f"notif_{index}"} for index in range(3)]
+
+    with stalled(stallable_mongo):
+        in_flight = asyncio.create_task(inbox.store(documents[1]))
+        await asyncio.sleep(0.1)
+        # As after an app lookup that used most of the budget: this deadline comes before the
+        # deadline of the batch in flight.
+        started = time.monotonic()
+        with pytest.raises(InboxUnavailable):
+            await inbox.store(documents[2], timeout_seconds=0.2)
+        short_after = time.monotonic() - started
+
+        started = time.monotonic()
+        with pytest.raises(InboxUnavailable):
+            await inbox.store(documents[2], timeout_seconds=0.0)
+        spent_after = time.monotonic() - started
+        with pytest.raises(InboxUnavailable):
+            await in_flight
+
+    assert short_after < 0.2 + 0.1
+    assert spent_after < 0.05
 
 
 async def test_stalled_database_bounds_late_batches(stallable_mongo):
@@ -156,18 +189,28 @@ async def test_app_lookup_bounded_while_database_stalls(stallable_mongo):
     assert missing_after < 0.5 + 0.2
 
 
-async def test_lookup_and_insert_share_one_timeout(start_server, stallable_mongo):
+SECOND_APP_PATH = "/intercom/second/webhooks"
+
+
+async def start_with_second_app(start_server, stallable_mongo):
+    """Start a server on `stallable_mongo` with the app `second` registered but not cached."""
     server = await start_server(
         MONGODB_URI=stallable_mongo.uri, WEBHOOK_INSERT_TIMEOUT_SECONDS=0.5, WORKERS_IN_PROCESS=False
     )
     services = server.services
     store = AppStore(services.database, encrypt=services.cipher.encrypt, registry=services.apps)
+    # Adding the app drops its cached lookup, so the next request for it reads the database.
     await store.add("second", "cid-second", "second-secret")
-    path = "/intercom/second/webhooks"
+    return server
+
+
+async def test_lookup_and_insert_share_one_timeout(start_server, stallable_mongo):
+    server = await start_with_second_app(start_server, stallable_mongo)
+    path = SECOND_APP_PATH
     assert (await post_signed(server.client, make_body(), secret="second-secret", path=path)).status_code == 200
     # Every lookup now reaches the database, as after the cache entry expired, and falls back
     # to the cached app when the database times out.
-    services.apps._cache_seconds = 0.0
+    server.services.apps._cache_seconds = 0.0
 
     with stalled(stallable_mongo):
         started = time.monotonic()
@@ -176,6 +219,24 @@ async def test_lookup_and_insert_share_one_timeout(start_server, stallable_mongo
 
     assert response.status_code == 503
     assert elapsed < 0.5 + 0.3
+
+
+async def test_lookup_failure_counted_for_app(start_server, stallable_mongo):
+    server = await start_with_second_app(start_server, stallable_mongo)
+    path = SECOND_APP_PATH
+    received = {"app": "second", "topic": "", "outcome": "unavailable"}
+    before = metric_value((await server.client.get("/metrics")).text, "intercom_webhooks_received_total", **received)
+
+    with stalled(stallable_mongo):
+        statuses = [
+            (await post_signed(server.client, make_body(), secret="second-secret", path=path)).status_code
+            for _ in range(2)
+        ]
+    metrics = (await server.client.get("/metrics")).text
+
+    assert statuses == [503, 503]
+    assert metric_value(metrics, "intercom_webhooks_received_total", **received) - before == 2
+    assert metric_value(metrics, "intercom_webhook_consecutive_errors", app="second") == 2
 
 
 async def test_unreadable_app_secret_gets_503(live_server):
@@ -198,13 +259,16 @@ async def test_unreadable_app_secret_gets_503(live_server):
 
 async def test_made_up_app_keys_bounded(database, monkeypatch):
     monkeypatch.setattr(oauth.apps, "MAX_CACHED_LOOKUPS", 8)
+    await database.apps.insert_one({"_id": "second", "client_id": "cid-second"})
     apps = AppRegistry(database, None)
+    found = await apps.get("second")
 
     for index in range(20):
         assert await apps.get(f"made-up-{index}") is None
     assert await apps.get("Not A Key!") is None
 
     assert apps.cached_lookups == 8
+    assert apps.peek("second") is found, "lookups of made-up keys evicted a registered app"
 
 
 async def test_app_peek_reads_only_memory(database):

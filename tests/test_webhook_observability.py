@@ -41,6 +41,20 @@ async def test_metrics_count_outcomes(live_server):
     assert metric_value(after, "intercom_webhook_consecutive_errors", app="default") == 1
 
 
+async def test_long_topic_labelled_other(live_server):
+    topic = "conversation." + "x" * 1000
+    before = (await live_server.client.get("/metrics")).text
+
+    response = await post_signed(live_server.client, make_body(topic=topic))
+    after = (await live_server.client.get("/metrics")).text
+
+    labels = {"app": "default", "topic": "other", "outcome": "stored"}
+    name = "intercom_webhooks_received_total"
+    assert response.status_code == 200
+    assert metric_value(after, name, **labels) - metric_value(before, name, **labels) == 1
+    assert topic not in after
+
+
 class RecordingLogger:
     """A logger that keeps each call as (level, event, fields)."""
 

@@ -50,17 +50,19 @@ OUTCOMES = Counter(
 _apps_by_status: dict[str, set[str]] = {}
 
 # Topics come from signed payloads, and Intercom's topic catalogue has roughly a hundred
-# entries (an estimate). The cap keeps a misbehaving sender from growing the label set forever.
+# entries of under 60 characters (an estimate). The caps keep a misbehaving sender from growing
+# the label set, and so the /metrics page, without bound.
 MAX_TOPIC_LABELS = 300
+MAX_TOPIC_LABEL_LENGTH = 100
 OTHER_TOPIC_LABEL = "other"
 _topic_labels: set[str] = set()
 
 
 def topic_label(topic: str) -> str:
-    """Return `topic` as a metric label, or "other" once MAX_TOPIC_LABELS topics have been seen."""
+    """Return `topic` as a metric label, or "other" when it is too long or MAX_TOPIC_LABELS topics were seen."""
     if topic in _topic_labels:
         return topic
-    if len(_topic_labels) >= MAX_TOPIC_LABELS:
+    if len(topic) > MAX_TOPIC_LABEL_LENGTH or len(_topic_labels) >= MAX_TOPIC_LABELS:
         return OTHER_TOPIC_LABEL
     _topic_labels.add(topic)
     return topic

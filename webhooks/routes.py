@@ -14,7 +14,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -30,6 +30,7 @@ from webhooks.envelope import Envelope, EnvelopeError, parse_envelope
 from webhooks.inbox import Inbox, InboxUnavailable, StoreOutcome, UnstorableDocument
 from webhooks.ingest_metrics import ACK_SECONDS, RECEIVED, ErrorStreaks, LabelledChildren
 from webhooks.logs import RateLimitedLog, notification_fields
+from webhooks.processing_metrics import topic_label
 from webhooks.retention import expiry_for
 
 __all__ = ["blueprint"]
@@ -40,19 +41,24 @@ blueprint = Blueprint("webhooks", __name__)
 
 RECEIVER_KEY = "webhook_receiver"
 UNKNOWN_APP_LABEL = "unknown"
+MAX_UNVERIFIED_LABELS = 64
 
 received = LabelledChildren(RECEIVED)
 ack_seconds = LabelledChildren(ACK_SECONDS)
 
 
 class Rejection(Exception):
-    """An error response to a webhook request; `outcome` is its metrics label."""
+    """An error response to a webhook request; `outcome` is its metrics label.
 
-    def __init__(self, status: int, outcome: str, message: str) -> None:
+    `app_label` is the app label for the metrics when the app could not be looked up.
+    """
+
+    def __init__(self, status: int, outcome: str, message: str, *, app_label: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.outcome = outcome
         self.message = message
+        self.app_label = app_label
 
 
 @dataclass
@@ -68,6 +74,19 @@ class Receiver:
     log_debug: bool = False
     inbox: Inbox | None = None
     inbox_database: Any = None
+    unverified_labels: set[str] = field(default_factory=set)
+
+    def unverified_label(self, app_key: str) -> str:
+        """Return the metrics label for `app_key` when its lookup failed, so the app is unverified.
+
+        Such a key gets its own label, because its requests count toward Intercom's pause
+        threshold if the app exists. Only MAX_UNVERIFIED_LABELS keys do, so requests for made-up
+        keys during an outage cannot add series without bound. The rest count as "unknown".
+        """
+        if app_key in self.unverified_labels or len(self.unverified_labels) < MAX_UNVERIFIED_LABELS:
+            self.unverified_labels.add(app_key)
+            return app_key
+        return UNKNOWN_APP_LABEL
 
     def inbox_for(self, services: Any) -> Inbox:
         """Return the inbox writing to the `notifications` collection of this process's database."""
@@ -124,11 +143,12 @@ async def receive_webhook(app_key: str) -> Response:
         else:
             body = await _read_allowed_body(receiver, incoming, app_key)
             envelope = _verified_envelope(receiver, incoming, registered, body)
-            topic = envelope.topic
+            topic = topic_label(envelope.topic)
             outcome, notification_id = await _store(receiver, services, app_key, envelope, body, lookup_seconds)
             received(app_key, topic, outcome).inc()
             response = _json_response({"status": outcome, "notification_id": notification_id}, 200)
     except Rejection as rejection:
+        label = rejection.app_label or label
         received(label, topic, rejection.outcome).inc()
         response = _json_response({"error": rejection.message}, rejection.status)
 
@@ -156,11 +176,15 @@ async def _registered_app(receiver: Receiver, services: Any, app_key: str) -> An
         # a request for an app missing from the cache still ends within about that time.
         registered = await services.apps.get(app_key, timeout=receiver.settings.WEBHOOK_INSERT_TIMEOUT_SECONDS)
     except (PyMongoError, TimeoutError) as error:
-        log.error("webhook.app_lookup_failed", app=app_key, error=f"{type(error).__name__}: {error}")
-        raise Rejection(503, "unavailable", "the database is unavailable; retry later") from None
+        receiver.warnings.error(
+            "webhook.app_lookup_failed", key=app_key, app=app_key, error=f"{type(error).__name__}: {error}"
+        )
+        raise Rejection(
+            503, "unavailable", "the database is unavailable; retry later", app_label=receiver.unverified_label(app_key)
+        ) from None
     except AppSecretsUnreadable as error:
         receiver.warnings.error("webhook.app_secrets_unreadable", key=app_key, app=app_key, error=str(error))
-        raise Rejection(503, "unavailable", UNREADABLE_SECRET_MESSAGE) from None
+        raise Rejection(503, "unavailable", UNREADABLE_SECRET_MESSAGE, app_label=app_key) from None
     if registered is None:
         raise Rejection(
             404,
