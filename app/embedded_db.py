@@ -194,7 +194,18 @@ def _process_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """Return whether `pid` has exited but was not reaped yet, as a server our process started and that was killed."""
+    try:
+        # The state follows the command name, which is in parentheses and may contain spaces.
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        # No /proc (not Linux), or the process has just exited.
+        return False
+    return state == "Z"
 
 
 def _die_with_parent() -> None:
