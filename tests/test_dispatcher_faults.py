@@ -223,6 +223,19 @@ async def test_replay_include_done_by_id(database_of):
     assert "'yesterday' is not an ISO 8601 date or time" in bad_time.stderr
 
 
+async def test_replay_include_ignored_by_topic(database_of):
+    settings, database = database_of
+    [ignored] = await store_notifications(database, [make_body("contact.user.created", {"type": "contact", "id": "k3"})])
+    await database.notifications.update_one({"_id": ignored["_id"]}, {"$set": {"status": "ignored"}})
+
+    without = run_cli(settings, "replay", "--topic", "contact.user.created", "--include-done")
+    with_ignored = run_cli(settings, "replay", "--topic", "contact.user.created", "--include-ignored")
+
+    assert without.stdout.strip() == "re-queued 0 dead or done notifications"
+    assert with_ignored.stdout.strip() == "re-queued 1 dead or ignored notification"
+    assert (await database.notifications.find_one({"_id": ignored["_id"]}))["status"] == "pending"
+
+
 async def test_retry_policy_cli_sets_override(database_of):
     settings, database = database_of
 

@@ -36,12 +36,17 @@ class UtcDateTime(click.ParamType):
 @click.option("--until", type=UtcDateTime(), help="Only notifications received before this time (UTC unless an offset is given).")
 @click.option("--id", "ids", multiple=True, help="Only this notification id (notif_...); repeat for several.")
 @click.option("--include-done", is_flag=True, help="Also re-run notifications that finished, e.g. after a handler fix.")
+@click.option(
+    "--include-ignored",
+    is_flag=True,
+    help="Also run notifications ignored as older than WEBHOOK_REPLAY_WINDOW_SECONDS, when the sender's clock was wrong.",
+)
 @click.pass_obj
-def replay(state, app_key, workspace, topic, since, until, ids, include_done) -> None:
+def replay(state, app_key, workspace, topic, since, until, ids, include_done, include_ignored) -> None:
     """Re-queue dead notifications (all, or those matching every option given)."""
     replay_filter = ReplayFilter(
         app=app_key, workspace_id=workspace, topic=topic, since=since, until=until,
-        notification_ids=tuple(ids), include_done=include_done,
+        notification_ids=tuple(ids), include_done=include_done, include_ignored=include_ignored,
     )
 
     async def run() -> int:
@@ -49,7 +54,7 @@ def replay(state, app_key, workspace, topic, since, until, ids, include_done) ->
             return await replay_notifications(services.database, replay_filter, datetime.now(timezone.utc))
 
     count = asyncio.run(run())
-    kinds = "dead or done" if include_done else "dead"
+    kinds = " or ".join(replay_filter.statuses)
     click.echo(f"re-queued {count} {kinds} notification{'s' if count != 1 else ''}")
 
 

@@ -1,4 +1,4 @@
-"""Replay: put dead (and optionally done) notifications back in the queue.
+"""Replay: put dead (and optionally done or ignored) notifications back in the queue.
 
 Replay resets the attempt count, keeps the error history, and stamps `replayed_at`. It is
 idempotent: a replayed notification is `pending`, so a second identical replay matches
@@ -27,10 +27,18 @@ class ReplayFilter:
     until: datetime | None = None  # received before
     notification_ids: tuple[str, ...] = field(default_factory=tuple)
     include_done: bool = False
+    # Notifications that replay protection stored as `ignored` are replayed only on request, for
+    # when the sender's clock was wrong.
+    include_ignored: bool = False
+
+    @property
+    def statuses(self) -> list[str]:
+        """Return the statuses this filter re-queues."""
+        return ["dead", *(["done"] if self.include_done else []), *(["ignored"] if self.include_ignored else [])]
 
     def query(self) -> dict[str, Any]:
         """Return the `notifications` query for this filter."""
-        query: dict[str, Any] = {"status": {"$in": ["dead", "done"] if self.include_done else ["dead"]}}
+        query: dict[str, Any] = {"status": {"$in": self.statuses}}
         if self.app:
             query["app"] = self.app
         if self.workspace_id:

@@ -281,8 +281,8 @@ async def _store(
     too_old = receiver.replay_protection and _older_than_window(created, now, settings.WEBHOOK_REPLAY_WINDOW_SECONDS)
     document = _notification_document(app_key, notification_id, envelope, created, body, now)
     if too_old:
-        # Stored as `ignored`, never processed: the record shows the operator what arrived and
-        # can be replayed by hand if the sender's clock was wrong.
+        # Stored as `ignored`, never processed: the record shows the operator what arrived, and
+        # `replay --include-ignored` runs it if the sender's clock was wrong.
         document["status"] = "ignored"
         document["processed_at"] = now
         document["expires_at"] = expiry_for(
