@@ -23,6 +23,7 @@ __all__ = [
     "AppStore",
     "AppStoreError",
     "RegisteredApp",
+    "secrets_update",
 ]
 
 log = structlog.get_logger(__name__)
@@ -276,12 +277,28 @@ class AppStore:
 
     async def _push_secret(self, existing: dict, client_secret: str) -> None:
         secrets = [self._encrypt(client_secret), *existing.get("client_secrets_encrypted", [])][:2]
-        await self._collection.update_one({"_id": existing["_id"]}, {"$set": {"client_secrets_encrypted": secrets}})
+        result = await self._collection.update_one(*secrets_update(existing, secrets))
         self._forget(existing["_id"])
+        if result.matched_count == 0:
+            raise AppStoreError(
+                f"the secrets of app {existing['_id']!r} changed while this command ran; run it again"
+            )
 
     def _forget(self, key: str) -> None:
         if self._registry is not None:
             self._registry.forget(key)
+
+
+def secrets_update(existing: dict, secrets: list[str]) -> tuple[dict, dict]:
+    """Return the filter and update that set an app's encrypted `secrets`, unless it changed since `existing` was read.
+
+    Every change of `client_secrets_encrypted` goes through this, so two changes at once cannot
+    lose one of them: the second matches nothing. NOTE: the guard is a counter, `secrets_version`,
+    because nx-27017 0.8.1 rejects a query that matches an array by equality.
+    """
+    version = existing.get("secrets_version")
+    query = {"_id": existing["_id"], "secrets_version": {"$exists": False} if version is None else version}
+    return query, {"$set": {"client_secrets_encrypted": secrets, "secrets_version": (version or 0) + 1}}
 
 
 def _result(lookup: Lookup) -> RegisteredApp | None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import structlog
 from pymongo.asynchronous.database import AsyncDatabase
 
+from oauth.apps import secrets_update
 from oauth.crypto import TokenCipher
 
 __all__ = ["count_encrypted", "rotate_keys"]
+
+log = structlog.get_logger(__name__)
 
 
 async def count_encrypted(database: AsyncDatabase) -> int:
@@ -46,7 +50,11 @@ async def rotate_keys(
 
     async for app in database.apps.find({}):
         rotated = [cipher.rotate(value) for value in app.get("client_secrets_encrypted", [])]
-        await database.apps.update_one({"_id": app["_id"]}, {"$set": {"client_secrets_encrypted": rotated}})
+        result = await database.apps.update_one(*secrets_update(app, rotated))
+        if result.matched_count == 0:
+            # `apps add` or `apps rotate-secret` changed the secrets meanwhile, so this copy is stale.
+            log.warning("keys.app_changed_during_rotation", app=app["_id"], fix="run the key rotation again")
+            continue
         counts["app_secrets"] += len(rotated)
         if progress:
             progress(1)

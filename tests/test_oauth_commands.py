@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from cryptography.fernet import Fernet
 
 from app.cli import cli
+from oauth.apps import AppStore, AppStoreError
 from oauth.crypto import TokenCipher
 from oauth.fake_intercom import FakeWorkspace
 from oauth.signing import sign_body
@@ -136,6 +137,23 @@ async def test_app_secret_rotation_accepts_both(server):
     assert third.status_code == 401
     registered = await server.services.apps.get("second")
     assert registered.client_secrets == ("new_secret", "old_secret")
+
+
+async def test_concurrent_secret_changes_lose_none(server):
+    store = AppStore(server.database, encrypt=server.services.cipher.encrypt, registry=server.services.apps)
+    await store.add("second", SECOND_ID, "old_secret")
+
+    outcomes = await asyncio.gather(
+        store.rotate_secret("second", "new_secret_a"),
+        store.rotate_secret("second", "new_secret_b"),
+        return_exceptions=True,
+    )
+    registered = await server.services.apps.get("second")
+
+    failed = [outcome for outcome in outcomes if isinstance(outcome, AppStoreError)]
+    assert len(failed) == 1
+    assert "run it again" in str(failed[0])
+    assert registered.client_secrets in (("new_secret_a", "old_secret"), ("new_secret_b", "old_secret"))
 
 
 async def test_default_previous_secret_verifies(start_server, intercom):
