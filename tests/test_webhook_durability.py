@@ -133,6 +133,22 @@ async def test_shorter_timeout_ends_before_batch(stallable_mongo, stallable_inbo
     assert spent_after < 0.05
 
 
+async def test_short_timeout_keeps_batch_deadline(database):
+    inbox = Inbox(database.notifications, timeout_seconds=5.0)
+    short = {"app": "default", "notification_id": "notif_short"}
+    large = [{"app": "default", "notification_id": f"notif_large_{index}", "body": "x" * 100_000} for index in range(300)]
+
+    # Stored in one event-loop turn, so all join one batch led by `short`. Writing 30 MB takes
+    # longer than its 0.1 s (about 0.35 s on the embedded server here).
+    outcomes = await asyncio.gather(
+        inbox.store(short, timeout_seconds=0.1), *(inbox.store(document) for document in large), return_exceptions=True
+    )
+
+    assert outcomes[1:] == [StoreOutcome.STORED] * len(large)
+    assert outcomes[0] is StoreOutcome.STORED or isinstance(outcomes[0], InboxUnavailable)
+    assert await database.notifications.count_documents({}) == len(large) + 1
+
+
 async def test_stalled_database_bounds_late_batches(stallable_mongo):
     # Fast heartbeats let the client mark the stalled server unknown within the test. Server
     # selection then waits in half-second steps, past a short timeout.

@@ -87,8 +87,10 @@ class Inbox:
         future: asyncio.Future[StoreOutcome] = loop.create_future()
         # Mark the outcome retrieved, so a request that went away leaves no unread exception.
         future.add_done_callback(_retrieve_outcome)
-        deadline = loop.time() + timeout
-        self._pending.append((document, future, deadline))
+        started = loop.time()
+        # Queued with at least the inbox's timeout, so the deadlines in the queue follow the order
+        # of arrival and a short timeout never shortens the batch that the document joins.
+        self._pending.append((document, future, started + max(timeout, self._timeout_seconds)))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_pending())
 
@@ -96,10 +98,10 @@ class Inbox:
         # still written for the others.
         if timeout >= self._timeout_seconds:
             return await future
-        # A batch ends by the deadline of its oldest document. A shorter timeout (the caller spent
-        # part of it) can end before that, so this document's request keeps its own timer.
+        # A shorter timeout (the caller spent part of it) gets its own timer: the request fails at
+        # its deadline, and the document may still be written with its batch.
         try:
-            async with asyncio.timeout_at(deadline):
+            async with asyncio.timeout_at(started + timeout):
                 return await future
         except TimeoutError:
             raise self._expired() from None
