@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,6 +31,9 @@ log = structlog.get_logger(__name__)
 
 # How long past its timeout a lookup may run before asyncio cancels it.
 TIMEOUT_GRACE_SECONDS = 0.1
+# The timeout of a database read for a caller that gives none. Callers with a longer timeout may
+# join the read, so it must end even when the database stops responding.
+DEFAULT_LOOKUP_TIMEOUT_SECONDS = 3.0
 # The cache also keeps lookups that found no app, so its size is capped against requests
 # for made-up app keys.
 MAX_CACHED_LOOKUPS = 1024
@@ -123,7 +127,8 @@ class AppRegistry:
 
         loading = self._loading.get(key)
         if loading is None:
-            loading = asyncio.create_task(self._lookup(key, cached, timeout))
+            read_timeout = DEFAULT_LOOKUP_TIMEOUT_SECONDS if timeout is None else timeout
+            loading = asyncio.create_task(self._lookup(key, cached, read_timeout))
             self._loading[key] = loading
             loading.add_done_callback(lambda task: self._finished(key, task))
         try:
@@ -131,14 +136,15 @@ class AppRegistry:
             async with asyncio.timeout(None if timeout is None else timeout + TIMEOUT_GRACE_SECONDS):
                 found = await asyncio.shield(loading)
         except TimeoutError:
-            # A caller that joined a read started with a longer timeout stops waiting at its own timeout.
+            # A caller that joined a read started with a longer timeout stops waiting at its own
+            # timeout. The read logs its own failure, so this line is only for debugging.
             if cached is None:
                 raise
-            log.warning("apps.lookup_timed_out", app=key, timeout_seconds=timeout, using="cached result")
+            log.debug("apps.lookup_timed_out", app=key, timeout_seconds=timeout, using="cached result")
             found = cached[1]
         return _result(found)
 
-    async def _lookup(self, key: str, cached: tuple[float, Lookup] | None, timeout: float | None) -> Lookup:
+    async def _lookup(self, key: str, cached: tuple[float, Lookup] | None, timeout: float) -> Lookup:
         """Read `key` from the database and cache the result. Concurrent `get` calls share one run."""
         generation = self._generation
         now = time.monotonic()
@@ -161,18 +167,33 @@ class AppRegistry:
         # After `forget`, a newer read of the key may be running; that one stays.
         if self._loading.get(key) is task:
             del self._loading[key]
+        if not task.cancelled():
+            # Marked retrieved: when every caller has gone, none reads the error, and asyncio
+            # would log it as never retrieved. The read has logged it already.
+            task.exception()
 
     def _remember(self, key: str, now: float, lookup: Lookup) -> None:
         # Re-inserted at the end, so the cache keeps its entries in the order they were looked up.
         self._cache.pop(key, None)
         if len(self._cache) >= MAX_CACHED_LOOKUPS:
-            self._cache = {name: entry for name, entry in self._cache.items() if now - entry[0] < self._cache_seconds}
-        if len(self._cache) >= MAX_CACHED_LOOKUPS:
-            # The oldest lookup that found no app goes first, so requests for made-up keys cannot
-            # push registered apps out of the cache.
-            misses = (name for name, entry in self._cache.items() if not isinstance(entry[1], RegisteredApp))
-            del self._cache[next(misses, None) or next(iter(self._cache))]
+            self._evict(now)
         self._cache[key] = (now, lookup)
+
+    def _evict(self, now: float) -> None:
+        """Make room for one lookup in the full cache.
+
+        The oldest lookup that found no app goes first, so requests for made-up keys cannot push
+        registered apps out. An expired app entry still serves while the database is down, so
+        registered apps are dropped only when the cache contains nothing else.
+        """
+        misses = (name for name, entry in self._cache.items() if not isinstance(entry[1], RegisteredApp))
+        miss = next(misses, None)
+        if miss is not None:
+            del self._cache[miss]
+            return
+        self._cache = {name: entry for name, entry in self._cache.items() if now - entry[0] < self._cache_seconds}
+        if len(self._cache) >= MAX_CACHED_LOOKUPS:
+            del self._cache[next(iter(self._cache))]
 
     async def _load_within(self, key: str, timeout: float | None) -> RegisteredApp | None:
         if timeout is None:
@@ -238,6 +259,7 @@ class AppStore:
                 "_id": key,
                 "client_id": client_id,
                 "client_secrets_encrypted": [self._encrypt(client_secret)],
+                "secrets_version": _new_secrets_version(),
                 "created_at": datetime.now(UTC),
             })
             self._forget(key)
@@ -293,12 +315,18 @@ def secrets_update(existing: dict, secrets: list[str]) -> tuple[dict, dict]:
     """Return the filter and update that set an app's encrypted `secrets`, unless it changed since `existing` was read.
 
     Every change of `client_secrets_encrypted` goes through this, so two changes at once cannot
-    lose one of them: the second matches nothing. NOTE: the guard is a counter, `secrets_version`,
-    because nx-27017 0.8.1 rejects a query that matches an array by equality.
+    lose one of them: the second matches nothing. The guard is `secrets_version`, a random token
+    that each change replaces, so an app removed and added again under the same key never
+    matches a stale read. NOTE: a token, because nx-27017 0.8.1 rejects a query that matches an
+    array by equality.
     """
     version = existing.get("secrets_version")
     query = {"_id": existing["_id"], "secrets_version": {"$exists": False} if version is None else version}
-    return query, {"$set": {"client_secrets_encrypted": secrets, "secrets_version": (version or 0) + 1}}
+    return query, {"$set": {"client_secrets_encrypted": secrets, "secrets_version": _new_secrets_version()}}
+
+
+def _new_secrets_version() -> str:
+    return uuid.uuid4().hex
 
 
 def _result(lookup: Lookup) -> RegisteredApp | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -19,9 +20,10 @@ import app.embedded_db
 import oauth.apps
 from app.embedded_db import EmbeddedMongo
 from tests.handlers.fixtures import database  # noqa: F401  (fixture)
-from tests.test_webhook_observability import metric_value
+from tests.test_webhook_observability import RecordingLogger, metric_value
 from tests.webhook_requests import fixture_files, make_body, post_signed
 from oauth.apps import AppRegistry, AppStore, RegisteredApp
+from webhooks.logs import RateLimitedLog
 from webhooks.inbox import Inbox, InboxUnavailable, StoreOutcome, UnstorableDocument
 
 
@@ -237,22 +239,25 @@ async def test_lookup_and_insert_share_one_timeout(start_server, stallable_mongo
     assert elapsed < 0.5 + 0.3
 
 
-async def test_lookup_failure_counted_for_app(start_server, stallable_mongo):
+async def test_lookup_failures_logged_once(start_server, stallable_mongo):
     server = await start_with_second_app(start_server, stallable_mongo)
-    path = SECOND_APP_PATH
-    received = {"app": "second", "topic": "", "outcome": "unavailable"}
+    recorder = RecordingLogger()
+    server.app.extensions["webhook_receiver"].warnings = RateLimitedLog(recorder)
+    received = {"app": "unknown", "topic": "", "outcome": "unavailable"}
     before = metric_value((await server.client.get("/metrics")).text, "intercom_webhooks_received_total", **received)
 
     with stalled(stallable_mongo):
         statuses = [
-            (await post_signed(server.client, make_body(), secret="second-secret", path=path)).status_code
+            (await post_signed(server.client, make_body(), secret="second-secret", path=SECOND_APP_PATH)).status_code
             for _ in range(2)
         ]
+        made_up = await post_signed(server.client, make_body(), path="/intercom/made-up/webhooks")
     metrics = (await server.client.get("/metrics")).text
 
     assert statuses == [503, 503]
-    assert metric_value(metrics, "intercom_webhooks_received_total", **received) - before == 2
-    assert metric_value(metrics, "intercom_webhook_consecutive_errors", app="second") == 2
+    assert made_up.status_code == 503
+    assert metric_value(metrics, "intercom_webhooks_received_total", **received) - before == 3
+    assert [event for _, event, _ in recorder.calls] == ["webhook.app_lookup_failed"]
 
 
 async def test_unreadable_app_secret_gets_503(live_server):
@@ -351,6 +356,54 @@ async def test_lookup_before_forget_is_not_cached(database, monkeypatch):
     assert after.client_id == "cid-new"
     assert (await apps.get("second")).client_id == "cid-new"
     assert reads == ["second", "second"]
+
+
+async def test_abandoned_lookup_error_retrieved(stallable_mongo):
+    client = AsyncMongoClient(stallable_mongo.uri, directConnection=True)
+    apps = AppRegistry(client.stalled, None)
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict] = []
+    loop.set_exception_handler(lambda _, context: unhandled.append(context))
+
+    with stalled(stallable_mongo):
+        with pytest.raises((TimeoutError, PyMongoError)):
+            await asyncio.wait_for(apps.get("second", timeout=0.3), 0.1)
+        # The read goes on without callers until its own timeout.
+        await asyncio.sleep(0.6)
+    gc.collect()
+    await client.close()
+    loop.set_exception_handler(None)
+
+    assert unhandled == []
+
+
+async def test_lookup_without_timeout_ends(stallable_mongo, monkeypatch):
+    monkeypatch.setattr(oauth.apps, "DEFAULT_LOOKUP_TIMEOUT_SECONDS", 0.3)
+    client = AsyncMongoClient(stallable_mongo.uri, directConnection=True)
+    apps = AppRegistry(client.stalled, None)
+
+    with stalled(stallable_mongo):
+        started = time.monotonic()
+        with pytest.raises((TimeoutError, PyMongoError)):
+            await apps.get("second")
+        elapsed = time.monotonic() - started
+    await client.close()
+
+    assert elapsed < 0.3 + 0.3
+
+
+async def test_made_up_keys_keep_expired_apps(database, monkeypatch):
+    monkeypatch.setattr(oauth.apps, "MAX_CACHED_LOOKUPS", 8)
+    await database.apps.insert_one({"_id": "second", "client_id": "cid-second"})
+    apps = AppRegistry(database, None, cache_seconds=0.05)
+    await apps.get("second")
+    await asyncio.sleep(0.1)
+
+    for index in range(20):
+        await apps.get(f"made-up-{index}")
+
+    # The expired entry still serves as the fallback while the database is down.
+    assert "second" in apps._cache
 
 
 def counted_reads(apps: AppRegistry, monkeypatch, *, delay: float, later_delay: float | None = None) -> list[str]:
