@@ -7,12 +7,15 @@ from collections.abc import Callable
 import structlog
 from pymongo.asynchronous.database import AsyncDatabase
 
-from oauth.apps import secrets_update
+from oauth.apps import AppStoreError, secrets_update
 from oauth.crypto import TokenCipher
 
 __all__ = ["count_encrypted", "rotate_keys"]
 
 log = structlog.get_logger(__name__)
+
+# How many times one app's secrets are read again when other changes keep coming in.
+ROTATION_ATTEMPTS = 3
 
 
 async def count_encrypted(database: AsyncDatabase) -> int:
@@ -49,14 +52,26 @@ async def rotate_keys(
             progress(1)
 
     async for app in database.apps.find({}):
-        rotated = [cipher.rotate(value) for value in app.get("client_secrets_encrypted", [])]
-        result = await database.apps.update_one(*secrets_update(app, rotated))
-        if result.matched_count == 0:
-            # `apps add` or `apps rotate-secret` changed the secrets meanwhile, so this copy is stale.
-            log.warning("keys.app_changed_during_rotation", app=app["_id"], fix="run the key rotation again")
-            continue
-        counts["app_secrets"] += len(rotated)
+        counts["app_secrets"] += await _rotate_app_secrets(database, cipher, app)
         if progress:
             progress(1)
 
     return counts
+
+
+async def _rotate_app_secrets(database: AsyncDatabase, cipher: TokenCipher, app: dict) -> int:
+    """Re-encrypt one app's client secrets and return how many; read the app again if it changed meanwhile."""
+    for _ in range(ROTATION_ATTEMPTS):
+        rotated = [cipher.rotate(value) for value in app.get("client_secrets_encrypted", [])]
+        result = await database.apps.update_one(*secrets_update(app, rotated))
+        if result.matched_count:
+            return len(rotated)
+
+        # `apps add` or `apps rotate-secret` changed the secrets since the read.
+        log.info("keys.app_changed_during_rotation", app=app["_id"])
+        app = await database.apps.find_one({"_id": app["_id"]})
+        if app is None:
+            return 0  # removed meanwhile
+    raise AppStoreError(
+        f"the client secrets of app {app['_id']!r} kept changing during the key rotation; run `keys rotate` again"
+    )

@@ -12,6 +12,7 @@ from cryptography.fernet import Fernet
 from app.cli import cli
 from oauth.apps import AppStore, AppStoreError
 from oauth.crypto import TokenCipher
+from oauth.keys import _rotate_app_secrets
 from oauth.fake_intercom import FakeWorkspace
 from oauth.signing import sign_body
 from oauth.testing import run_install, running_fake_intercom
@@ -154,6 +155,36 @@ async def test_concurrent_secret_changes_lose_none(server):
     assert len(failed) == 1
     assert "run it again" in str(failed[0])
     assert registered.client_secrets in (("new_secret_a", "old_secret"), ("new_secret_b", "old_secret"))
+
+
+async def test_readded_app_ignores_stale_change(server):
+    store = AppStore(server.database, encrypt=server.services.cipher.encrypt, registry=server.services.apps)
+    await store.add("second", SECOND_ID, "old_secret")
+    stale = await server.database.apps.find_one({"_id": "second"})
+    await store.remove("second")
+    await store.add("second", SECOND_ID, "readded_secret")
+
+    with pytest.raises(AppStoreError, match="run it again"):
+        await store._push_secret(stale, "stale_secret")
+
+    assert (await server.services.apps.get("second")).client_secrets == ("readded_secret",)
+
+
+async def test_keys_rotate_rereads_changed_app(server):
+    store = AppStore(server.database, encrypt=server.services.cipher.encrypt, registry=server.services.apps)
+    await store.add("second", SECOND_ID, "old_secret")
+    # Read by the rotation, then changed by `apps rotate-secret` before the rotation writes.
+    stale = await server.database.apps.find_one({"_id": "second"})
+    await store.rotate_secret("second", "new_secret")
+
+    new_key = Fernet.generate_key().decode()
+    rotated = await _rotate_app_secrets(server.database, TokenCipher([new_key, TEST_ENCRYPTION_KEY]), stale)
+
+    stored = await server.database.apps.find_one({"_id": "second"})
+    assert rotated == 2
+    assert [TokenCipher([new_key]).decrypt(value) for value in stored["client_secrets_encrypted"]] == [
+        "new_secret", "old_secret",
+    ]
 
 
 async def test_default_previous_secret_verifies(start_server, intercom):

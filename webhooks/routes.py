@@ -14,7 +14,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -41,7 +41,6 @@ blueprint = Blueprint("webhooks", __name__)
 
 RECEIVER_KEY = "webhook_receiver"
 UNKNOWN_APP_LABEL = "unknown"
-MAX_UNVERIFIED_LABELS = 64
 
 received = LabelledChildren(RECEIVED)
 ack_seconds = LabelledChildren(ACK_SECONDS)
@@ -50,7 +49,7 @@ ack_seconds = LabelledChildren(ACK_SECONDS)
 class Rejection(Exception):
     """An error response to a webhook request; `outcome` is its metrics label.
 
-    `app_label` is the app label for the metrics when the app could not be looked up.
+    `app_label` is the app label for the metrics when the app exists but cannot be used.
     """
 
     def __init__(self, status: int, outcome: str, message: str, *, app_label: str | None = None) -> None:
@@ -74,19 +73,6 @@ class Receiver:
     log_debug: bool = False
     inbox: Inbox | None = None
     inbox_database: Any = None
-    unverified_labels: set[str] = field(default_factory=set)
-
-    def unverified_label(self, app_key: str) -> str:
-        """Return the metrics label for `app_key` when its lookup failed, so the app is unverified.
-
-        Such a key gets its own label, because its requests count toward Intercom's pause
-        threshold if the app exists. Only MAX_UNVERIFIED_LABELS keys do, so requests for made-up
-        keys during an outage cannot add series without bound. The rest count as "unknown".
-        """
-        if app_key in self.unverified_labels or len(self.unverified_labels) < MAX_UNVERIFIED_LABELS:
-            self.unverified_labels.add(app_key)
-            return app_key
-        return UNKNOWN_APP_LABEL
 
     def inbox_for(self, services: Any) -> Inbox:
         """Return the inbox writing to the `notifications` collection of this process's database."""
@@ -176,12 +162,12 @@ async def _registered_app(receiver: Receiver, services: Any, app_key: str) -> An
         # a request for an app missing from the cache still ends within about that time.
         registered = await services.apps.get(app_key, timeout=receiver.settings.WEBHOOK_INSERT_TIMEOUT_SECONDS)
     except (PyMongoError, TimeoutError) as error:
-        receiver.warnings.error(
-            "webhook.app_lookup_failed", key=app_key, app=app_key, error=f"{type(error).__name__}: {error}"
-        )
-        raise Rejection(
-            503, "unavailable", "the database is unavailable; retry later", app_label=receiver.unverified_label(app_key)
-        ) from None
+        # Rate-limited across keys, because during an outage requests may name any number of keys.
+        receiver.warnings.error("webhook.app_lookup_failed", app=app_key, error=f"{type(error).__name__}: {error}")
+        # NOTE: counted under app="unknown": the key may name no app, and labelling unverified
+        # keys would let requests for made-up keys add metric series during an outage. So the
+        # error streak of an app not looked up since the service started is not counted.
+        raise Rejection(503, "unavailable", "the database is unavailable; retry later") from None
     except AppSecretsUnreadable as error:
         receiver.warnings.error("webhook.app_secrets_unreadable", key=app_key, app=app_key, error=str(error))
         raise Rejection(503, "unavailable", UNREADABLE_SECRET_MESSAGE, app_label=app_key) from None
