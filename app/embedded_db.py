@@ -198,7 +198,7 @@ def _process_alive(pid: int) -> bool:
 
 
 def _is_zombie(pid: int) -> bool:
-    """Return whether `pid` has exited but was not reaped yet, as a server our process started and that was killed."""
+    """Return whether `pid` has exited but was not reaped yet, like a killed server that this process started."""
     try:
         # The state follows the command name, which is in parentheses and may contain spaces.
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]

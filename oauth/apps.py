@@ -136,8 +136,8 @@ class AppRegistry:
             async with asyncio.timeout(None if timeout is None else timeout + TIMEOUT_GRACE_SECONDS):
                 found = await asyncio.shield(loading)
         except TimeoutError:
-            # A caller that joined a read started with a longer timeout stops waiting at its own
-            # timeout. The read logs its own failure, so this line is only for debugging.
+            # A caller can join a read started with a longer timeout, and stops waiting at its own.
+            # The read logs its own failure, so this line is only for debugging.
             if cached is None:
                 raise
             log.debug("apps.lookup_timed_out", app=key, timeout_seconds=timeout, using="cached result")
@@ -164,12 +164,12 @@ class AppRegistry:
         return found
 
     def _finished(self, key: str, task: asyncio.Task[Lookup]) -> None:
-        # After `forget`, a newer read of the key may be running; that one stays.
+        # After `forget`, a newer read of the key may be running, and that one stays registered.
         if self._loading.get(key) is task:
             del self._loading[key]
         if not task.cancelled():
-            # Marked retrieved: when every caller has gone, none reads the error, and asyncio
-            # would log it as never retrieved. The read has logged it already.
+            # Mark the error as retrieved: when every caller has gone, no one reads it, and asyncio
+            # would log it with a traceback as never retrieved.
             task.exception()
 
     def _remember(self, key: str, now: float, lookup: Lookup) -> None:

@@ -60,7 +60,7 @@ async def rotate_keys(
 
 
 async def _rotate_app_secrets(database: AsyncDatabase, cipher: TokenCipher, app: dict) -> int:
-    """Re-encrypt one app's client secrets and return how many; read the app again if it changed meanwhile."""
+    """Re-encrypt one app's client secrets and return how many. Reads the app again if it changed meanwhile."""
     for _ in range(ROTATION_ATTEMPTS):
         rotated = [cipher.rotate(value) for value in app.get("client_secrets_encrypted", [])]
         result = await database.apps.update_one(*secrets_update(app, rotated))
@@ -71,7 +71,8 @@ async def _rotate_app_secrets(database: AsyncDatabase, cipher: TokenCipher, app:
         log.info("keys.app_changed_during_rotation", app=app["_id"])
         app = await database.apps.find_one({"_id": app["_id"]})
         if app is None:
-            return 0  # removed meanwhile
+            # `apps remove` removed it, so there is nothing left to re-encrypt.
+            return 0
     raise AppStoreError(
         f"the client secrets of app {app['_id']!r} kept changing during the key rotation; run `keys rotate` again"
     )

@@ -9,8 +9,9 @@ import pytest
 from click.testing import CliRunner
 from cryptography.fernet import Fernet
 
+import oauth.keys
 from app.cli import cli
-from oauth.apps import AppStore, AppStoreError
+from oauth.apps import AppStore, AppStoreError, secrets_update
 from oauth.crypto import TokenCipher
 from oauth.keys import _rotate_app_secrets
 from oauth.fake_intercom import FakeWorkspace
@@ -153,7 +154,7 @@ async def test_concurrent_secret_changes_lose_none(server):
 
     failed = [outcome for outcome in outcomes if isinstance(outcome, AppStoreError)]
     assert len(failed) == 1
-    assert "run it again" in str(failed[0])
+    assert str(failed[0]) == "the secrets of app 'second' changed while this command ran; run it again"
     assert registered.client_secrets in (("new_secret_a", "old_secret"), ("new_secret_b", "old_secret"))
 
 
@@ -164,8 +165,10 @@ async def test_readded_app_ignores_stale_change(server):
     await store.remove("second")
     await store.add("second", SECOND_ID, "readded_secret")
 
-    with pytest.raises(AppStoreError, match="run it again"):
+    with pytest.raises(AppStoreError) as error:
         await store._push_secret(stale, "stale_secret")
+
+    assert str(error.value) == "the secrets of app 'second' changed while this command ran; run it again"
 
     assert (await server.services.apps.get("second")).client_secrets == ("readded_secret",)
 
@@ -185,6 +188,25 @@ async def test_keys_rotate_rereads_changed_app(server):
     assert [TokenCipher([new_key]).decrypt(value) for value in stored["client_secrets_encrypted"]] == [
         "new_secret", "old_secret",
     ]
+
+
+async def test_keys_rotate_fails_on_changes(server, monkeypatch):
+    store = AppStore(server.database, encrypt=server.services.cipher.encrypt, registry=server.services.apps)
+    await store.add("second", SECOND_ID, "old_secret")
+    app = await server.database.apps.find_one({"_id": "second"})
+
+    # As if another change landed between every read and write of the rotation.
+    def always_stale(existing, secrets):
+        query, update = secrets_update(existing, secrets)
+        return {**query, "secrets_version": "changed meanwhile"}, update
+
+    monkeypatch.setattr(oauth.keys, "secrets_update", always_stale)
+    with pytest.raises(AppStoreError) as error:
+        await _rotate_app_secrets(server.database, server.services.cipher, app)
+
+    assert str(error.value) == (
+        "the client secrets of app 'second' kept changing during the key rotation; run `keys rotate` again"
+    )
 
 
 async def test_default_previous_secret_verifies(start_server, intercom):

@@ -125,7 +125,7 @@ async def test_shorter_timeout_ends_before_batch(stallable_mongo, stallable_inbo
         short_after = time.monotonic() - started
 
         started = time.monotonic()
-        with pytest.raises(InboxUnavailable):
+        with pytest.raises(InboxUnavailable) as spent:
             await inbox.store(documents[2], timeout_seconds=0.0)
         spent_after = time.monotonic() - started
         with pytest.raises(InboxUnavailable):
@@ -133,6 +133,7 @@ async def test_shorter_timeout_ends_before_batch(stallable_mongo, stallable_inbo
 
     assert short_after < 0.2 + 0.1
     assert spent_after < 0.05
+    assert str(spent.value) == "the insert was not attempted: the request had used up its 0.5 s"
 
 
 async def test_short_timeout_keeps_batch_deadline(database):
@@ -247,15 +248,16 @@ async def test_lookup_failures_logged_once(start_server, stallable_mongo):
     before = metric_value((await server.client.get("/metrics")).text, "intercom_webhooks_received_total", **received)
 
     with stalled(stallable_mongo):
-        statuses = [
-            (await post_signed(server.client, make_body(), secret="second-secret", path=SECOND_APP_PATH)).status_code
+        responses = [
+            await post_signed(server.client, make_body(), secret="second-secret", path=SECOND_APP_PATH)
             for _ in range(2)
         ]
-        made_up = await post_signed(server.client, make_body(), path="/intercom/made-up/webhooks")
+        responses.append(await post_signed(server.client, make_body(), path="/intercom/made-up/webhooks"))
     metrics = (await server.client.get("/metrics")).text
 
-    assert statuses == [503, 503]
-    assert made_up.status_code == 503
+    for response in responses:
+        assert response.status_code == 503
+        assert response.json() == {"error": "the database is unavailable; retry later"}
     assert metric_value(metrics, "intercom_webhooks_received_total", **received) - before == 3
     assert [event for _, event, _ in recorder.calls] == ["webhook.app_lookup_failed"]
 

@@ -81,7 +81,7 @@ class Inbox:
         """
         timeout = self._timeout_seconds if timeout_seconds is None else timeout_seconds
         if timeout <= 0:
-            raise InboxUnavailable(f"no time was left for the insert of the {self._timeout_seconds} s allowed")
+            raise InboxUnavailable(f"the insert was not attempted: the request had used up its {self._timeout_seconds} s")
 
         loop = asyncio.get_running_loop()
         future: asyncio.Future[StoreOutcome] = loop.create_future()
